@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "cordon-launcher",
+      "type": "executable",
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "native/launcher/main.cc",
+            "native/launcher/plan.cc",
+            "native/launcher/report.cc",
+            "native/launcher/namespaces.cc",
+            "native/launcher/mounts.cc",
+            "native/launcher/privileges.cc",
+            "native/launcher/landlock.cc",
+            "native/launcher/seccomp.cc",
+            "native/launcher/init.cc",
+            "native/launcher/probe.cc"
+          ],
+          "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra",
+                        "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],
+          "cflags_cc!": ["-fno-omit-frame-pointer", "-std=gnu++17", "-std=gnu++20", "-std=c++20"],
+          "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
+        }]
+      ]
+    }
+  ]
+}

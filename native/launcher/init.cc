@@ -1,0 +1,202 @@
+// cordon – pid 1 of the sandbox: finishes setup, starts the command, reaps, forwards signals, reports.
+//
+// Order (design.md "layers"): mounts + pivot_root → loopback → hostname → capabilities dropped →
+// no_new_privs → Landlock → new session → seccomp (last; the command inherits it through fork) →
+// fork + exec the command. Init stays inside every layer itself, so nothing it could be tricked into
+// doing escapes them. When the command exits, init kills whatever it left behind (kill(-1) from pid 1
+// reaches every process in the namespace) and exits; the kernel then tears the namespace down.
+#include "init.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernel_abi.h"
+#include "landlock.h"
+#include "mounts.h"
+#include "privileges.h"
+#include "report.h"
+#include "seccomp.h"
+
+extern char** environ;
+
+namespace cordon {
+
+const int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+const int kForwardedSignalCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
+
+namespace {
+
+constexpr int kSetupFailedExit = 125;
+
+[[noreturn]] void exit_setup_failed() { ::_exit(kSetupFailedExit); }
+
+void noop_handler(int) {}
+
+// Pid 1 ignores signals for which it has no handler, even from its parent namespace; a no-op
+// handler makes them deliverable, and blocking them routes them into the signalfd.
+int setup_signals(sigset_t* old_mask) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = noop_handler;
+  for (int i = 0; i < kForwardedSignalCount; ++i) {
+    sigaddset(&mask, kForwardedSignals[i]);
+    ::sigaction(kForwardedSignals[i], &sa, nullptr);
+  }
+  if (::sigprocmask(SIG_BLOCK, &mask, old_mask) != 0) return -1;
+  return ::signalfd(-1, &mask, SFD_CLOEXEC);
+}
+
+[[noreturn]] void exec_command(const Plan& plan, const sigset_t& old_mask) {
+  // Back to a clean signal state for the command.
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int i = 0; i < kForwardedSignalCount; ++i) ::sigaction(kForwardedSignals[i], &sa, nullptr);
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  ::setpgid(0, 0);
+  // Every inherited fd but stdio and the (close-on-exec) status fd goes now.
+  abi::close_range(kStatusFd + 1, ~0u, 0);
+  if (::chdir(plan.cwd.c_str()) != 0) {
+    report_setup_failure("cwd", "chdir", errno, plan.cwd.c_str());
+    ::_exit(kSetupFailedExit);
+  }
+  std::vector<char*> argv;
+  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  environ = envp.data();  // execvp searches the command's PATH, not ours
+  ::execvp(argv[0], argv.data());
+  int err = errno;
+  char line[4200];
+  std::snprintf(line, sizeof line, "EXECFAIL %d %.4000s\n", err, plan.argv[0].c_str());
+  report_line(line);
+  ::_exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
+}
+
+int errno_for(const Plan& plan, int nr) {
+  for (const auto& [n, e] : plan.notify_errno)
+    if (n == nr) return e;
+  return EPERM;
+}
+
+// Answers one notification from the seccomp listener: the syscall is denied, and reported.
+void answer_notification(const Plan& plan, int listener) {
+  abi::SeccompNotif req;
+  std::memset(&req, 0, sizeof req);
+  if (::ioctl(listener, abi::kSeccompIoctlNotifRecv, &req) != 0) return;  // ENOENT: caller died
+  char line[128];
+  std::snprintf(line, sizeof line, "VIOLATION syscall %d %u %u\n", req.data.nr, req.data.arch, req.pid);
+  report_line(line);
+  abi::SeccompNotifResp resp = {req.id, 0, -errno_for(plan, req.data.nr), 0};
+  ::ioctl(listener, abi::kSeccompIoctlNotifSend, &resp);
+}
+
+[[noreturn]] void finish(int status) {
+  ::kill(-1, SIGKILL);  // everything the command left behind in this pid namespace
+  int code, sig = 0;
+  if (WIFSIGNALED(status)) {
+    sig = WTERMSIG(status);
+    code = 128 + sig;
+  } else {
+    code = WEXITSTATUS(status);
+  }
+  char line[64];
+  std::snprintf(line, sizeof line, "EXIT %d %d\n", WIFSIGNALED(status) ? -1 : code, sig);
+  report_line(line);
+  ::_exit(code);
+}
+
+}  // namespace
+
+void run_init(const Plan& plan, int life_fd) {
+  // If the launcher dies, so do we (and with pid 1 gone, the whole namespace). Close the race
+  // where it died before prctl: its end of the life pipe would already have hung up.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+    fail("init", "prctl", "PR_SET_PDEATHSIG");
+    exit_setup_failed();
+  }
+  struct pollfd life = {life_fd, POLLIN, 0};
+  if (::poll(&life, 1, 0) > 0) ::_exit(kSetupFailedExit);
+
+  if (!build_root(plan.mounts)) exit_setup_failed();
+  if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
+  if (!set_hostname(plan.hostname)) exit_setup_failed();
+  if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
+  if (!apply_landlock(plan)) exit_setup_failed();
+  // A new session has no controlling terminal: TIOCSTI/TIOCLINUX injection has no target.
+  if (::setsid() < 0) {
+    fail("session", "setsid");
+    exit_setup_failed();
+  }
+  sigset_t old_mask;
+  int sigfd = setup_signals(&old_mask);
+  if (sigfd < 0) {
+    fail("init", "signalfd");
+    exit_setup_failed();
+  }
+  int listener = -1;
+  if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
+
+  pid_t child = ::fork();
+  if (child < 0) {
+    fail("spawn", "fork");
+    exit_setup_failed();
+  }
+  if (child == 0) exec_command(plan, old_mask);
+
+  // Init holds no stdio: the supervisor sees EOF as soon as the command's tree lets go.
+  ::close(0);
+  ::close(1);
+  ::close(2);
+  char started[48];
+  std::snprintf(started, sizeof started, "STARTED %d\n", child);
+  report_line(started);
+
+  struct pollfd fds[3] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}};
+  for (;;) {
+    int n = ::poll(fds, 3, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::kill(-1, SIGKILL);
+      ::_exit(kSetupFailedExit);
+    }
+    if (fds[2].revents) {  // the launcher is gone: nothing may outlive it
+      ::kill(-1, SIGKILL);
+      ::_exit(137);
+    }
+    if (fds[1].revents & POLLIN) answer_notification(plan, listener);
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (::read(sigfd, &si, sizeof si) != sizeof si) continue;
+      if (si.ssi_signo != SIGCHLD) {
+        ::kill(child, static_cast<int>(si.ssi_signo));
+        continue;
+      }
+      int status;
+      pid_t pid;
+      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == child) finish(status);
+      }
+    }
+  }
+}
+
+}  // namespace cordon

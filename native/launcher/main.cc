@@ -1,0 +1,73 @@
+// cordon – the launcher executable: reads the plan on fd 3, enters the namespaces, forks init.
+//
+// Node spawns us with stdio wired to the command and fd 3 a socket that carries the plan in and
+// status records out (report.h). We are single-threaded on purpose: unshare(CLONE_NEWUSER) and
+// per-thread seccomp/Landlock state are only sound in a process that owns its only thread.
+// Process tree:  node → launcher (this; waits, forwards signals) → init (pid 1) → command.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "init.h"
+#include "namespaces.h"
+#include "plan.h"
+#include "probe.h"
+#include "report.h"
+
+namespace {
+
+volatile pid_t g_init_pid = 0;
+
+void forward_signal(int sig) {
+  if (g_init_pid > 0) ::kill(g_init_pid, sig);
+}
+
+int launch() {
+  // If Node dies, we die; init follows us by its own PDEATHSIG, and the pid namespace with it.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return cordon::fail("launcher", "prctl", "PDEATHSIG"), 125;
+  if (::fcntl(cordon::kStatusFd, F_SETFD, FD_CLOEXEC) != 0) return 125;  // no status fd: nobody to tell
+  cordon::Plan plan;
+  if (!cordon::read_plan(cordon::kStatusFd, &plan)) return 125;
+  if (!cordon::enter_namespaces(plan.namespaces)) return 125;
+
+  int life[2];
+  if (::pipe2(life, O_CLOEXEC) != 0) return cordon::fail("launcher", "pipe2", "life pipe"), 125;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sa.sa_flags = SA_RESTART;
+  for (int i = 0; i < cordon::kForwardedSignalCount; ++i) ::sigaction(cordon::kForwardedSignals[i], &sa, nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return cordon::fail("launcher", "fork", "init"), 125;
+  if (pid == 0) {
+    ::close(life[1]);
+    cordon::run_init(plan, life[0]);
+  }
+  g_init_pid = pid;
+  ::close(life[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return 125;
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--probe") == 0) return cordon::run_probe();
+  if (argc != 1) {
+    static const char kUsage[] = "cordon-launcher: internal helper of cordon; run commands with `cordon run`\n";
+    ssize_t ignored = ::write(2, kUsage, sizeof kUsage - 1);
+    (void)ignored;
+    return 2;
+  }
+  return launch();
+}

@@ -1,0 +1,291 @@
+// cordon – the sandbox's fresh mount tree, built from the plan's mount ops, then pivot_root into it.
+//
+// Layout while building (all inside our private mount namespace, invisible to the host):
+//   /            a small tmpfs mounted over the host's /tmp, then pivoted to
+//   /oldroot     the host's root, where bind sources are looked up
+//   /newroot     the sandbox's root tmpfs, where ops are applied
+//   /mask        an empty mode-000 file, bound over denied files
+// Sources and destinations are opened with openat2(RESOLVE_NO_SYMLINKS): the planner resolved
+// every path already, so a symlink appearing now means the tree changed under us (a swap race, or a
+// link planted by an earlier run), and we fail closed instead of following it. Binds use the new
+// mount API (open_tree + mount_setattr + move_mount) on those fds, so nothing is re-resolved by path.
+#include "mounts.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "kernel_abi.h"
+#include "report.h"
+
+namespace cordon {
+namespace {
+
+using abi::MountAttr;
+
+// A tiny fd holder so early returns never leak descriptors.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  void reset(int fd) { if (fd_ >= 0) ::close(fd_); fd_ = fd; }
+ private:
+  int fd_;
+};
+
+dev_t g_newroot_dev = 0;
+
+int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
+  abi::OpenHow how = {flags | O_CLOEXEC, 0, abi::kResolveNoSymlinks | abi::kResolveNoMagiclinks};
+  int fd;
+  do fd = abi::openat2(dirfd, path, &how); while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// Opens (creating on our own tmpfs if missing) the mountpoint for `dst` under /newroot.
+// want_dir decides what a created leaf is. Intermediate components are always directories.
+int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
+  Fd dir(open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY));
+  if (!dir.ok()) return -1;
+  size_t pos = 1;
+  while (pos <= dst.size()) {
+    size_t slash = dst.find('/', pos);
+    if (slash == std::string::npos) slash = dst.size();
+    std::string name = dst.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (name.empty()) continue;
+    const bool leaf = slash >= dst.size();
+    int next = open_no_symlinks(dir.get(), name.c_str(), O_PATH);
+    if (next < 0 && errno == ENOENT && create) {
+      struct stat st;
+      if (::fstat(dir.get(), &st) != 0) return -1;
+      if (st.st_dev != g_newroot_dev) {
+        errno = ENOENT;  // never create a mountpoint inside a host directory
+        return -1;
+      }
+      // O_PATH fds cannot be used for *at creation, so reopen the directory for real.
+      Fd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!real.ok()) return -1;
+      if (!leaf || want_dir) {
+        if (::mkdirat(real.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return -1;
+      } else {
+        int f = ::openat(real.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        if (f < 0 && errno != EEXIST) return -1;
+        if (f >= 0) ::close(f);
+      }
+      next = open_no_symlinks(dir.get(), name.c_str(), O_PATH);
+    }
+    if (next < 0) return -1;
+    dir.reset(next);
+  }
+  int out = dir.get();
+  // release ownership
+  int dup = ::fcntl(out, F_DUPFD_CLOEXEC, 0);
+  return dup;
+}
+
+bool attach(int mnt_fd, int target_fd) {
+  return abi::move_mount(mnt_fd, "", target_fd, "", abi::kMoveMountFEmptyPath | abi::kMoveMountTEmptyPath) == 0;
+}
+
+bool set_attrs(int tree_fd, uint64_t set, bool recursive) {
+  MountAttr attr = {set, 0, 0, 0};
+  unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  return abi::mount_setattr(tree_fd, "", flags, &attr) == 0;
+}
+
+// Creates a detached filesystem instance (tmpfs, proc, devpts) configured by "k=v,k=v" options.
+int make_fs(const char* type, const std::string& options, unsigned attrs) {
+  Fd fs(abi::fsopen(type, 1 /* FSOPEN_CLOEXEC */));
+  if (!fs.ok()) return -1;
+  size_t pos = 0;
+  while (pos < options.size()) {
+    size_t comma = options.find(',', pos);
+    if (comma == std::string::npos) comma = options.size();
+    std::string kv = options.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    std::string key = kv.substr(0, eq);
+    int rc;
+    if (eq == std::string::npos) {
+      rc = abi::fsconfig(fs.get(), 0 /* FSCONFIG_SET_FLAG */, key.c_str(), nullptr, 0);
+    } else {
+      std::string value = kv.substr(eq + 1);
+      rc = abi::fsconfig(fs.get(), abi::kFsconfigSetString, key.c_str(), value.c_str(), 0);
+    }
+    if (rc != 0) return -1;
+  }
+  if (abi::fsconfig(fs.get(), abi::kFsconfigCmdCreate, nullptr, nullptr, 0) != 0) return -1;
+  return abi::fsmount(fs.get(), 1 /* FSMOUNT_CLOEXEC */, attrs);
+}
+
+bool bind(const MountOp& op, uint64_t attrs) {
+  std::string src = "/oldroot" + op.src;
+  Fd src_fd(open_no_symlinks(AT_FDCWD, src.c_str(), O_PATH));
+  if (!src_fd.ok()) return fail("mount", "openat2", src.c_str());
+  struct stat st;
+  if (::fstat(src_fd.get(), &st) != 0) return fail("mount", "fstat", src.c_str());
+  Fd target(open_mountpoint(op.dst, S_ISDIR(st.st_mode), true));
+  if (!target.ok()) return fail("mount", "openat2", op.dst.c_str());
+  Fd tree(abi::open_tree(src_fd.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));
+  if (!tree.ok()) return fail("mount", "open_tree", src.c_str());
+  if (!set_attrs(tree.get(), attrs, true)) return fail("mount", "mount_setattr", op.dst.c_str());
+  return attach(tree.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
+}
+
+bool mount_fs(const MountOp& op, const char* type, const std::string& options, unsigned attrs) {
+  Fd target(open_mountpoint(op.dst, true, true));
+  if (!target.ok()) return fail("mount", "openat2", op.dst.c_str());
+  Fd mnt(make_fs(type, options, attrs));
+  if (!mnt.ok()) return fail("mount", "fsmount", (std::string(type) + " " + op.dst).c_str());
+  return attach(mnt.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
+}
+
+// Masks a denied path: an empty, read-only, mode-000 tmpfs over a directory, or the empty mode-000
+// /mask file over anything else. A path that does not exist has nothing to hide and is skipped.
+bool mask(const MountOp& op) {
+  Fd target(open_mountpoint(op.dst, true, false));
+  if (!target.ok()) {
+    if (errno == ENOENT) return true;
+    return fail("mask", "openat2", op.dst.c_str());
+  }
+  struct stat st;
+  if (::fstat(target.get(), &st) != 0) return fail("mask", "fstat", op.dst.c_str());
+  if (S_ISDIR(st.st_mode)) {
+    Fd mnt(make_fs("tmpfs", "size=4k,nr_inodes=1,mode=000", abi::kMountAttrRdonly | abi::kMountAttrNosuid |
+                                                                 abi::kMountAttrNodev | abi::kMountAttrNoexec));
+    if (!mnt.ok()) return fail("mask", "fsmount", op.dst.c_str());
+    return attach(mnt.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
+  }
+  Fd tree(abi::open_tree(AT_FDCWD, "/mask", abi::kOpenTreeClone | O_CLOEXEC));
+  if (!tree.ok()) return fail("mask", "open_tree", "/mask");
+  if (!set_attrs(tree.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev |
+                                 abi::kMountAttrNoexec, false))
+    return fail("mask", "mount_setattr", op.dst.c_str());
+  return attach(tree.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
+}
+
+// Re-binds an already visible path read-only on top of itself (e.g. /proc/sys, .git/hooks).
+bool remount_ro(const MountOp& op) {
+  Fd target(open_mountpoint(op.dst, true, false));
+  if (!target.ok()) {
+    if (errno == ENOENT) return true;
+    return fail("remount-ro", "openat2", op.dst.c_str());
+  }
+  Fd tree(abi::open_tree(target.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));
+  if (!tree.ok()) return fail("remount-ro", "open_tree", op.dst.c_str());
+  if (!set_attrs(tree.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev, true))
+    return fail("remount-ro", "mount_setattr", op.dst.c_str());
+  return attach(tree.get(), target.get()) || fail("remount-ro", "move_mount", op.dst.c_str());
+}
+
+bool make_leaf(const MountOp& op) {
+  size_t slash = op.dst.rfind('/');
+  std::string parent = op.dst.substr(0, slash);
+  std::string name = op.dst.substr(slash + 1);
+  Fd dir(parent.empty() ? open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY)
+                        : open_mountpoint(parent, true, true));
+  if (!dir.ok()) return fail("mount", "openat2", parent.c_str());
+  Fd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!real.ok()) return fail("mount", "openat", parent.c_str());
+  struct stat st;
+  if (::fstat(real.get(), &st) != 0 || st.st_dev != g_newroot_dev) {
+    errno = EXDEV;
+    return fail("mount", "create", (op.dst + " (outside cordon's own root)").c_str());
+  }
+  if (op.kind == MountKind::kSymlink) {
+    return ::symlinkat(op.src.c_str(), real.get(), name.c_str()) == 0 || fail("mount", "symlinkat", op.dst.c_str());
+  }
+  if (op.kind == MountKind::kDir) {
+    return ::mkdirat(real.get(), name.c_str(), 0755) == 0 || errno == EEXIST || fail("mount", "mkdirat", op.dst.c_str());
+  }
+  mode_t mode = op.opt.empty() ? 0644 : static_cast<mode_t>(std::strtoul(op.opt.c_str(), nullptr, 8));
+  Fd f(::openat(real.get(), name.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode));
+  if (!f.ok()) return fail("mount", "openat", op.dst.c_str());
+  const char* p = op.src.data();
+  size_t left = op.src.size();
+  while (left > 0) {
+    ssize_t n = ::write(f.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("mount", "write", op.dst.c_str());
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool apply(const MountOp& op) {
+  constexpr unsigned kRo = abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev;
+  constexpr unsigned kRw = abi::kMountAttrNosuid | abi::kMountAttrNodev;
+  switch (op.kind) {
+    case MountKind::kBindRo: return bind(op, kRo);
+    case MountKind::kBindRw: return bind(op, kRw);
+    case MountKind::kBindDev: return bind(op, abi::kMountAttrNosuid | abi::kMountAttrNoexec);
+    case MountKind::kTmpfs: return mount_fs(op, "tmpfs", op.opt, kRw);
+    case MountKind::kProc:
+      return mount_fs(op, "proc", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
+    case MountKind::kDevpts: return mount_fs(op, "devpts", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNoexec);
+    case MountKind::kMask: return mask(op);
+    case MountKind::kRemountRo: return remount_ro(op);
+    case MountKind::kSymlink:
+    case MountKind::kDir:
+    case MountKind::kFile: return make_leaf(op);
+  }
+  errno = EINVAL;
+  return fail("mount", "plan", "unknown op");
+}
+
+}  // namespace
+
+bool build_root(const std::vector<MountOp>& ops) {
+  // Stop mount events propagating back to the host before touching anything.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
+  // Our scratch root hides the host's /tmp only inside this namespace; the host's /tmp stays
+  // reachable below /oldroot/tmp after the pivot.
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+    return fail("mount", "mount", "scratch tmpfs");
+  if (::chdir("/tmp") != 0) return fail("mount", "chdir", "scratch");
+  if (::mkdir("newroot", 0755) != 0 || ::mkdir("oldroot", 0755) != 0) return fail("mount", "mkdir", "scratch dirs");
+  if (::mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") != 0)
+    return fail("mount", "mount", "root tmpfs");
+  {
+    int f = ::open("mask", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+    if (f < 0) return fail("mount", "open", "mask file");
+    ::close(f);
+  }
+  if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return fail("mount", "pivot_root", "scratch");
+  if (::chdir("/") != 0) return fail("mount", "chdir", "/");
+  struct stat st;
+  if (::stat("/newroot", &st) != 0) return fail("mount", "stat", "/newroot");
+  g_newroot_dev = st.st_dev;
+
+  for (const MountOp& op : ops) {
+    if (!apply(op)) return false;
+  }
+
+  // Detach the host tree, then make /newroot the root and drop the scratch tmpfs with it.
+  if (::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");
+  if (::chdir("/newroot") != 0) return fail("mount", "chdir", "/newroot");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail("mount", "pivot_root", "newroot");
+  if (::umount2(".", MNT_DETACH) != 0) return fail("mount", "umount2", "scratch");
+  if (::chdir("/") != 0) return fail("mount", "chdir", "/");
+  // Mountpoints exist now; nobody creates anything at the top level of the sandbox.
+  if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+    return fail("mount", "mount", "/ read-only");
+  return true;
+}
+
+}  // namespace cordon

@@ -1,0 +1,61 @@
+// cordon – the launch plan as the launcher receives it from Node (decoded from fd 3).
+//
+// Wire format (little-endian): records of [u32 tag][u32 length][payload]; the plan ends with END.
+// Strings are raw bytes; list-valued records repeat. src/linux/wire.ts is the encoder; keep the
+// tag numbers in sync with it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cordon {
+
+enum class Tag : uint32_t {
+  kArg = 1,            // one argv element
+  kEnv = 2,            // one NAME=VALUE
+  kCwd = 3,            // working directory inside the sandbox
+  kHostname = 4,       // UTS hostname
+  kMount = 5,          // kind \0 src \0 dst \0 option
+  kLandlockFs = 6,     // decimal: handled fs access mask
+  kLandlockRule = 7,   // decimal access mask \0 path (as seen inside the sandbox)
+  kLandlockScope = 8,  // decimal: scoped flags (ABI 6+)
+  kSeccomp = 9,        // raw struct sock_filter[] bytes
+  kNamespaces = 10,    // decimal clone flags
+  kNotifyErrno = 11,   // decimal syscall nr \0 decimal errno to answer a notified (denied) syscall with
+  kLandlockAbi = 12,   // decimal: minimum Landlock ABI the plan needs (0 = Landlock not applied)
+  kEnd = 99,
+};
+
+enum class MountKind { kBindRo, kBindRw, kBindDev, kTmpfs, kMask, kSymlink, kDir, kProc, kDevpts, kFile, kRemountRo };
+
+struct MountOp {
+  MountKind kind;
+  std::string src;  // host path (binds), link target (symlink), content (file)
+  std::string dst;  // path inside the sandbox
+  std::string opt;  // tmpfs: "size=..,mode=.."; file/dir: octal mode
+};
+
+struct LandlockRule {
+  uint64_t access;
+  std::string path;
+};
+
+struct Plan {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  std::string hostname = "cordon";
+  std::vector<MountOp> mounts;
+  uint64_t landlock_fs = 0;
+  uint64_t landlock_scope = 0;
+  int landlock_abi = 0;
+  std::vector<LandlockRule> landlock_rules;
+  std::string seccomp;  // raw BPF program
+  uint64_t namespaces = 0;
+  std::vector<std::pair<int, int>> notify_errno;
+};
+
+/** Reads and decodes the plan from `fd`. On failure reports a SETUP record and returns false. */
+bool read_plan(int fd, Plan* plan);
+
+}  // namespace cordon

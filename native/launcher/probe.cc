@@ -1,0 +1,68 @@
+// cordon – `cordon-launcher --probe`: which kernel layers this machine can enforce, as one JSON line.
+//
+// Each layer is tried for real in a throwaway child (a sysctl can say "allowed" while an LSM such as
+// AppArmor's userns restriction still refuses), so the answer is what a launch would meet.
+#include "probe.h"
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "landlock.h"
+
+namespace cordon {
+namespace {
+
+// Runs `fn` in a forked child; returns 0 on success or the errno the child exited with.
+template <typename Fn>
+int in_child(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid < 0) return errno;
+  if (pid == 0) ::_exit(fn());
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+int try_namespaces(int flags) {
+  return in_child([flags] { return ::unshare(flags) == 0 ? 0 : errno; });
+}
+
+int try_seccomp() {
+  return in_child([] {
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {1, &allow};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : errno;
+  });
+}
+
+}  // namespace
+
+int run_probe() {
+  const int userns = try_namespaces(CLONE_NEWUSER);
+  const int all_ns = try_namespaces(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                                    CLONE_NEWUTS);
+  const int seccomp = try_seccomp();
+  errno = 0;
+  const int landlock = landlock_abi_version();
+  const int landlock_errno = landlock > 0 ? 0 : errno;
+  struct utsname u;
+  ::uname(&u);
+  std::printf(
+      "{\"userns\":%d,\"namespaces\":%d,\"seccomp\":%d,\"landlockAbi\":%d,\"landlockErrno\":%d,"
+      "\"kernel\":\"%s\",\"machine\":\"%s\",\"uid\":%u}\n",
+      userns, all_ns, seccomp, landlock, landlock_errno, u.release, u.machine, ::getuid());
+  return 0;
+}
+
+}  // namespace cordon

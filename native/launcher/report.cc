@@ -1,0 +1,35 @@
+// cordon – status records from the launcher to the Node supervisor.
+#include "report.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+namespace cordon {
+
+void report_line(const char* line) {
+  size_t len = std::strlen(line);
+  while (len > 0) {
+    ssize_t n = ::write(kStatusFd, line, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    line += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+void report_setup_failure(const char* step, const char* syscall_name, int err, const char* detail) {
+  char buf[4096];
+  std::snprintf(buf, sizeof buf, "SETUP %s %s %d %s\n", step, syscall_name, err, detail);
+  report_line(buf);
+}
+
+bool fail(const char* step, const char* syscall_name, const char* detail) {
+  report_setup_failure(step, syscall_name, errno, detail);
+  return false;
+}
+
+}  // namespace cordon

@@ -1,0 +1,25 @@
+// cordon – status records from the launcher to the Node supervisor (one text line each, on fd 3).
+//
+// Records, one per line, fields separated by a single space; the last field may contain spaces:
+//   SETUP <step> <syscall> <errno> <detail>   setup failed; the command never ran (CLI exits 125)
+//   EXECFAIL <errno> <argv0>                   execve of the command failed (126/127)
+//   STARTED <pid-in-sandbox>                   the command was exec'd (sent by init after fork)
+//   VIOLATION syscall <nr> <arch> <pid>        a denied syscall was attempted (seccomp notify)
+//   EXIT <code> <signal>                       the command ended; signal is 0 or the signal number
+#pragma once
+
+namespace cordon {
+
+/** The fd the supervisor gave us for records (and the plan). */
+constexpr int kStatusFd = 3;
+
+/** Writes a whole line to the status fd; never fails loudly (the supervisor may be gone). */
+void report_line(const char* line);
+
+/** Reports a setup failure for `step` caused by `syscall_name` failing with `err`. */
+void report_setup_failure(const char* step, const char* syscall_name, int err, const char* detail);
+
+/** Reports a setup failure and returns false, so callers can `return fail(...)`. */
+bool fail(const char* step, const char* syscall_name, const char* detail = "");
+
+}  // namespace cordon

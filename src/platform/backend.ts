@@ -1,0 +1,64 @@
+// cordon – the interface every platform backend (linux/, windows/) implements behind `Sandbox`.
+import type { Readable, Writable } from 'node:stream';
+
+import type { Policy } from '../policy/policy.js';
+import type { Violation } from '../sandbox/result.js';
+
+/** What a backend can enforce on this machine (`cordon doctor`). */
+export interface LayerReport {
+  /** Layer name, e.g. `user namespaces`, `landlock`, `seccomp`, `job objects`. */
+  name: string;
+  available: boolean;
+  /** Why not, or a version / detail when it is. */
+  detail: string;
+  /** Whether the default profile needs it (a missing required layer refuses to run). */
+  required: boolean;
+}
+
+export interface Capabilities {
+  platform: NodeJS.Platform;
+  layers: LayerReport[];
+}
+
+/** One command to start, already checked by Sandbox: argv non-empty, env filtered by the policy. */
+export interface StartRequest {
+  argv: readonly string[];
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  runId: string;
+}
+
+/** How a command ended, as the backend saw it (Sandbox adds output capture, limits and timing). */
+export interface BackendExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the sandbox could not be built; the command never ran. */
+  setupError?: { step: string; syscall: string; errno: number; detail: string };
+  /** Set when the command itself could not be executed (126/127). */
+  execError?: { errno: number; path: string };
+  violations: Violation[];
+}
+
+export interface RunningCommand {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Sends a signal to the command (SIGKILL ends the whole sandbox tree). */
+  kill(signal?: NodeJS.Signals): void;
+  readonly exited: Promise<BackendExit>;
+}
+
+/** A policy turned into whatever the backend needs per command, computed once per Sandbox. */
+export interface PreparedPolicy {
+  readonly policy: Policy;
+  /** Free-form notes worth logging (e.g. an explicit opt-in to run weaker). */
+  readonly warnings: readonly string[];
+}
+
+export interface PlatformBackend {
+  readonly name: string;
+  probe(): Promise<Capabilities>;
+  /** Checks the policy against the machine (fail closed) and precomputes per-command data. */
+  prepare(policy: Policy): Promise<PreparedPolicy>;
+  start(prepared: PreparedPolicy, request: StartRequest): RunningCommand;
+}
