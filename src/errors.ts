@@ -1,4 +1,5 @@
 // cordon – the one error class cordon throws, with a stable code and, for setup failures, the step.
+import os from 'node:os';
 
 export type CordonErrorCode =
   | 'PROFILE_INVALID'       // a profile failed to load or validate (file, JSON path, reason)
@@ -36,4 +37,10 @@ export class CordonError extends Error {
     this.code = code;
     this.detail = detail;
   }
+}
+
+/** errno number → name (EPERM, …), for messages. */
+export function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(os.constants.errno)) if (value === errno) return name;
+  return `errno ${errno}`;
 }

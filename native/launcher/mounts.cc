@@ -43,7 +43,20 @@ class Fd {
   int fd_;
 };
 
-dev_t g_newroot_dev = 0;
+// Filesystems cordon created (the root tmpfs, /tmp, /dev, …): the only places we may create mountpoints.
+dev_t g_own_devs[64];
+int g_own_dev_count = 0;
+
+bool is_own_dev(dev_t dev) {
+  for (int i = 0; i < g_own_dev_count; ++i)
+    if (g_own_devs[i] == dev) return true;
+  return false;
+}
+
+void remember_own_fs(int mnt_fd) {
+  struct stat st;
+  if (g_own_dev_count < 64 && ::fstat(mnt_fd, &st) == 0) g_own_devs[g_own_dev_count++] = st.st_dev;
+}
 
 int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
   abi::OpenHow how = {flags | O_CLOEXEC, 0, abi::kResolveNoSymlinks | abi::kResolveNoMagiclinks};
@@ -69,7 +82,7 @@ int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
     if (next < 0 && errno == ENOENT && create) {
       struct stat st;
       if (::fstat(dir.get(), &st) != 0) return -1;
-      if (st.st_dev != g_newroot_dev) {
+      if (!is_own_dev(st.st_dev)) {
         errno = ENOENT;  // never create a mountpoint inside a host directory
         return -1;
       }
@@ -149,6 +162,7 @@ bool mount_fs(const MountOp& op, const char* type, const std::string& options, u
   if (!target.ok()) return fail("mount", "openat2", op.dst.c_str());
   Fd mnt(make_fs(type, options, attrs));
   if (!mnt.ok()) return fail("mount", "fsmount", (std::string(type) + " " + op.dst).c_str());
+  remember_own_fs(mnt.get());
   return attach(mnt.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
 }
 
@@ -200,7 +214,7 @@ bool make_leaf(const MountOp& op) {
   Fd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real.ok()) return fail("mount", "openat", parent.c_str());
   struct stat st;
-  if (::fstat(real.get(), &st) != 0 || st.st_dev != g_newroot_dev) {
+  if (::fstat(real.get(), &st) != 0 || !is_own_dev(st.st_dev)) {
     errno = EXDEV;
     return fail("mount", "create", (op.dst + " (outside cordon's own root)").c_str());
   }
@@ -270,7 +284,7 @@ bool build_root(const std::vector<MountOp>& ops) {
   if (::chdir("/") != 0) return fail("mount", "chdir", "/");
   struct stat st;
   if (::stat("/newroot", &st) != 0) return fail("mount", "stat", "/newroot");
-  g_newroot_dev = st.st_dev;
+  g_own_devs[g_own_dev_count++] = st.st_dev;
 
   for (const MountOp& op : ops) {
     if (!apply(op)) return false;

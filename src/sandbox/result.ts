@@ -35,6 +35,8 @@ export interface ExecResult {
   /** Which limit ended the command, if one did. */
   limit: LimitKind | null;
   violations: Violation[];
+  /** Set when the command could not be executed at all (exit 126/127): why, readably. */
+  execError?: string;
   /** Run id shared with the audit log events of this command. */
   runId: string;
 }

@@ -1,7 +1,7 @@
 // cordon – `cordon explain --seccomp`: the generated filter, readably.
-import { AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, X32_SYSCALL_BIT } from './bpf.js';
+import { AUDIT_ARCH_X86_64, X32_SYSCALL_BIT } from './bpf.js';
 import { type FilterOptions, type SyscallRange, generateFilter } from './generate.js';
-import { runFilter } from './interpreter.js';
+import { proveCacheable, runFilter } from './interpreter.js';
 import { type ArgCheck, type SyscallRule, UNKNOWN_SYSCALL, syscallName } from './policy.js';
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 38: 'ENOSYS' };
@@ -109,25 +109,21 @@ export function explainSeccomp(options: FilterOptions): string {
   }
   out.push(`  a denied check is reported and answered with EPERM`);
 
-  // Proof, live: every allowed number decided by nr/arch alone.
-  let allowed = 0;
-  let cacheable = 0;
+  // Proof, live: every allowed number decided by nr/arch alone, and the longest path.
+  const allowedNrs = [...g.policy].filter(([, rule]) => rule.action.kind === 'allow').map(([nr]) => nr);
+  const failures = proveCacheable(g.insns, allowedNrs, AUDIT_ARCH_X86_64);
   let maxSteps = 0;
-  const poison = Array.from({ length: 6 }, () => 0xdeadbeefcafef00dn);
-  for (const [nr, rule] of g.policy) {
-    const r = runFilter(g.insns, { nr, arch: AUDIT_ARCH_X86_64, instructionPointer: 0x4141414141414141n, args: poison });
-    maxSteps = Math.max(maxSteps, r.steps);
-    if (rule.action.kind !== 'allow') continue;
-    allowed++;
-    if (r.cacheable && r.ret === SECCOMP_RET_ALLOW) cacheable++;
+  for (const nr of g.policy.keys()) {
+    maxSteps = Math.max(maxSteps, runFilter(g.insns, { nr, arch: AUDIT_ARCH_X86_64 }).steps);
   }
   const counts = { deny: 0, errno: 0, args: 0 };
   for (const rule of g.policy.values()) if (rule.action.kind !== 'allow') counts[rule.action.kind]++;
   out.push(
     '',
-    `Totals: ${allowed} allowed (${cacheable} proven cacheable by the interpreter), ${counts.args} argument-checked, ` +
+    `Totals: ${allowedNrs.length} allowed (${allowedNrs.length - failures.length} proven cacheable by the interpreter), ${counts.args} argument-checked, ` +
       `${counts.deny} denied and reported, ${counts.errno} constant errno; longest path ${maxSteps} instructions.`,
   );
+  for (const f of failures) out.push(`NOT CACHEABLE: ${syscallName(f.nr) ?? f.nr} (${f.nr}): ${f.reason}`);
   if (denyAction === 'notify') out.push(`notify errno table: ${g.notifyErrno.map(([nr, e]) => `${syscallName(nr)}=${errnoName(e)}`).join(', ') || '(none)'}; others EPERM`);
   return `${out.join('\n')}\n`;
 }

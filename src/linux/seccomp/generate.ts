@@ -154,10 +154,18 @@ class Compiler {
   }
 }
 
-export function generateFilter(options: FilterOptions): GeneratedFilter {
-  const denyAction = options.denyAction ?? 'notify';
+/**
+ * Compiles a syscall policy (by number) into a program. `generateFilter` uses it with cordon's
+ * policy; tests use it with deliberately different ones.
+ */
+export function compilePolicy(
+  policy: Map<number, SyscallRule>,
+  denyAction: 'notify' | 'errno' = 'notify',
+): { insns: Insn[]; ranges: SyscallRange[] } {
   if (denyAction !== 'notify' && denyAction !== 'errno') throw new Error(`unknown denyAction: ${String(denyAction)}`);
-  const policy = syscallPolicy({ network: options.network });
+  for (const nr of policy.keys()) {
+    if (!Number.isInteger(nr) || nr < 0 || nr > MAX_SYSCALL) throw new Error(`syscall number ${nr} outside the table`);
+  }
   const ranges = buildRanges(policy, denyAction);
   const c = new Compiler(denyAction);
   const asm = c.asm;
@@ -167,8 +175,12 @@ export function generateFilter(options: FilterOptions): GeneratedFilter {
   const ldNr = asm.load(SECCOMP_DATA_NR, x32);
   const arch = asm.jump(OP_JEQ_K, AUDIT_ARCH_X86_64, ldNr, kill);
   const entry = asm.load(SECCOMP_DATA_ARCH, arch);
-  const insns = asm.finish(entry);
+  return { insns: asm.finish(entry), ranges };
+}
 
+export function generateFilter(options: FilterOptions): GeneratedFilter {
+  const policy = syscallPolicy({ network: options.network });
+  const { insns, ranges } = compilePolicy(policy, options.denyAction ?? 'notify');
   const notifyErrno: Array<[number, number]> = [];
   for (const [nr, rule] of [...policy].sort((a, b) => a[0] - b[0])) {
     if (rule.action.kind === 'deny' && rule.action.errno !== EPERM) notifyErrno.push([nr, rule.action.errno]);

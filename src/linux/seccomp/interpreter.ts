@@ -140,3 +140,49 @@ export function validateProgram(program: readonly Insn[] | Buffer, maxInsns = 40
   if (last && last.code !== OP_RET_K) problems.push('last instruction is not a ret');
   return problems;
 }
+
+/** Poisoned instruction pointers and arguments: a decision that depends on them shows up as a change. */
+const POISONS: ReadonlyArray<{ ip: bigint; args: bigint[] }> = [
+  { ip: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+  { ip: 0xffffffffffffffffn, args: Array.from({ length: 6 }, () => 0xffffffffffffffffn) },
+  { ip: 0x4141414141414141n, args: [0xdeadbeefcafef00dn, 0x7e020000n, 0x11n, 0x80000000n, 0x1n, 0xffffffff00000000n] },
+  { ip: 0x00007f0000001000n, args: [0x10000000n, 3n, 0x40000n, 35n, 0x7fffffffn, 0x100000000n] },
+];
+
+export interface CacheabilityFailure {
+  nr: number;
+  /** What went wrong on the path for this number. */
+  reason: string;
+}
+
+/**
+ * The cacheability proof: for each syscall number in `nrs`, runs `program` for x86-64 with poisoned
+ * arguments and instruction pointer, and requires `ret SECCOMP_RET_ALLOW` reached through constant
+ * instructions only (no load of anything but nr/arch) — the condition under which the kernel puts
+ * the number in its allow cache. Returns the numbers that fail (empty = proven).
+ */
+export function proveCacheable(program: readonly Insn[] | Buffer, nrs: Iterable<number>, arch: number): CacheabilityFailure[] {
+  const insns = Buffer.isBuffer(program) ? decode(program) : program;
+  const failures: CacheabilityFailure[] = [];
+  for (const nr of nrs) {
+    for (const p of POISONS) {
+      let r: RunResult;
+      try {
+        r = runFilter(insns, { nr, arch, instructionPointer: p.ip, args: p.args });
+      } catch (e) {
+        failures.push({ nr, reason: `interpreter: ${(e as Error).message}` });
+        break;
+      }
+      if (r.ret !== SECCOMP_RET_ALLOW) {
+        failures.push({ nr, reason: `returns 0x${r.ret.toString(16)}, not ALLOW` });
+        break;
+      }
+      if (!r.constant) {
+        const offs = r.loads.filter((o) => o !== SECCOMP_DATA_NR && o !== SECCOMP_DATA_ARCH);
+        failures.push({ nr, reason: `reads seccomp_data offset ${offs.join(', ') || '?'} (arguments/ip) before deciding` });
+        break;
+      }
+    }
+  }
+  return failures;
+}

@@ -1,0 +1,165 @@
+// cordon – turns a Policy into the Linux launch plan: namespaces, the mount tree, Landlock rules, seccomp.
+//
+// The static part (everything but argv/env/cwd) is computed and encoded once per Sandbox; a command
+// only adds its own records in front of it, so the per-command cost is one Buffer.concat.
+import { readlinkSync } from 'node:fs';
+import path from 'node:path';
+
+import { CordonError } from '../errors.js';
+import type { Policy } from '../policy/policy.js';
+import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landlock.js';
+import type { LinuxProbe } from './probe.js';
+import { buildSeccompFilter } from './seccomp/index.js';
+import { Tag, WireWriter, type MountOp } from './wire.js';
+
+export const CLONE = {
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+  NEWNS: 0x00020000,
+} as const;
+
+export interface LinuxPlan {
+  namespaces: number;
+  mounts: MountOp[];
+  landlockAbi: number;
+  landlockFs: bigint;
+  landlockScope: bigint;
+  landlockRules: { access: bigint; path: string }[];
+  seccomp: Buffer;
+  notifyErrno: Array<[number, number]>;
+  /** The static records, encoded. */
+  encoded: Buffer;
+  warnings: string[];
+}
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
+
+function isUnder(p: string, root: string): boolean {
+  return p === root || root === '/' || p.startsWith(root + '/');
+}
+
+function depth(p: string): number {
+  return p === '/' ? 0 : p.split('/').length - 1;
+}
+
+/** The mount tree, parents before children; deny wins over every bind at the same or a deeper path. */
+export function mountOps(policy: Policy): MountOp[] {
+  const { fs } = policy;
+  const denied = (p: string) => fs.deny.some((d) => isUnder(p, d));
+  const base: MountOp[] = [
+    { kind: 'tmpfs', src: '', dst: '/tmp', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
+    { kind: 'tmpfs', src: '', dst: '/dev', opt: 'mode=0755,size=65536,nr_inodes=256' },
+    ...DEVICES.map((d): MountOp => ({ kind: 'bind-dev', src: `/dev/${d}`, dst: `/dev/${d}`, opt: '' })),
+    { kind: 'devpts', src: '', dst: '/dev/pts', opt: 'newinstance,ptmxmode=0666,mode=0620' },
+    { kind: 'symlink', src: 'pts/ptmx', dst: '/dev/ptmx', opt: '' },
+    { kind: 'symlink', src: '/proc/self/fd', dst: '/dev/fd', opt: '' },
+    { kind: 'symlink', src: '/proc/self/fd/0', dst: '/dev/stdin', opt: '' },
+    { kind: 'symlink', src: '/proc/self/fd/1', dst: '/dev/stdout', opt: '' },
+    { kind: 'symlink', src: '/proc/self/fd/2', dst: '/dev/stderr', opt: '' },
+    { kind: 'tmpfs', src: '', dst: '/dev/shm', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
+    { kind: 'proc', src: '', dst: '/proc', opt: '' },
+    ...PROC_READ_ONLY.map((p): MountOp => ({ kind: 'remount-ro', src: '', dst: p, opt: '' })),
+  ];
+  const special = new Set(['/tmp', '/dev', '/proc']);
+  const binds: MountOp[] = [];
+  for (const r of fs.read) {
+    if (special.has(r) || denied(r)) continue;
+    if (fs.write.some((w) => isUnder(r, w))) continue; // write implies read
+    if (fs.read.some((o) => o !== r && isUnder(r, o))) continue; // already inside a read bind
+    let link: string | undefined;
+    try {
+      link = readlinkSync(r);
+    } catch {
+      link = undefined;
+    }
+    binds.push(link !== undefined ? { kind: 'symlink', src: link, dst: r, opt: '' } : { kind: 'bind-ro', src: r, dst: r, opt: '' });
+  }
+  for (const w of fs.write) if (!special.has(w) && !denied(w)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
+  const visible = (p: string) => [...fs.read, ...fs.write].some((r) => isUnder(p, r)) || isUnder(p, '/tmp');
+  for (const p of fs.protected) {
+    if (!denied(p) && fs.write.some((w) => isUnder(p, w))) binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
+  }
+  // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
+  for (const d of fs.deny) {
+    if (!visible(d) || fs.deny.some((o) => o !== d && isUnder(d, o))) continue;
+    binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
+  }
+  const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, 'remount-ro': 3, mask: 4 };
+  binds.sort((a, b) => depth(a.dst) - depth(b.dst) || (order[a.kind] ?? 9) - (order[b.kind] ?? 9) || a.dst.localeCompare(b.dst));
+  // A symlinked read root makes its children unreachable as paths; drop binds below one.
+  const links = binds.filter((b) => b.kind === 'symlink').map((b) => b.dst);
+  return [...base, ...binds.filter((b) => !links.some((l) => b.dst !== l && isUnder(b.dst, l)))];
+}
+
+export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
+  const warnings: string[] = [];
+  if (probe.namespaces !== 0) {
+    throw new CordonError(
+      'LAYER_UNAVAILABLE',
+      `user namespaces are not available to this user (unshare failed with errno ${probe.namespaces}); cordon cannot build a sandbox here`,
+      { step: 'namespaces', errno: probe.namespaces, hint: 'run `cordon doctor`; on Debian/Ubuntu check kernel.unprivileged_userns_clone and AppArmor userns restrictions' },
+    );
+  }
+  if (probe.seccomp !== 0) {
+    throw new CordonError('LAYER_UNAVAILABLE', `seccomp filters are not available (errno ${probe.seccomp})`, { step: 'seccomp' });
+  }
+  let abi = Math.min(probe.landlockAbi, LANDLOCK_ABI_USED);
+  if (abi < 1) {
+    if (!policy.weaker.allowMissingLandlock) {
+      throw new CordonError(
+        'LAYER_UNAVAILABLE',
+        'Landlock is not available in this kernel; refusing to run without it',
+        { step: 'landlock', errno: probe.landlockErrno, hint: 'set "unsafe": {"allowMissingLandlock": true} in the profile to run with the mount namespace alone' },
+      );
+    }
+    warnings.push('running WITHOUT Landlock (profile opt-in unsafe.allowMissingLandlock): writes are confined by the mount namespace only');
+    abi = 0;
+  }
+  let namespaces = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWCGROUP;
+  if (policy.network.mode === 'host') warnings.push('network mode "host": the command shares the host network, unpoliced');
+  else namespaces |= CLONE.NEWNET;
+
+  const mounts = mountOps(policy);
+  const landlockFs = abi > 0 ? writeRights(abi) : 0n;
+  const landlockScope = abi > 0 ? scopes(abi) : 0n;
+  const rules = abi > 0 ? landlockRules(abi, policy.fs.write) : [];
+  const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode });
+
+  const w = new WireWriter();
+  w.record(Tag.namespaces, String(namespaces));
+  for (const m of mounts) w.fields(Tag.mount, m.kind, m.src, m.dst, m.opt);
+  w.record(Tag.landlockAbi, String(abi));
+  w.record(Tag.landlockFs, landlockFs.toString());
+  w.record(Tag.landlockScope, landlockScope.toString());
+  for (const r of rules) w.fields(Tag.landlockRule, r.access.toString(), r.path);
+  w.record(Tag.seccomp, program);
+  for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
+  return {
+    namespaces,
+    mounts,
+    landlockAbi: abi,
+    landlockFs,
+    landlockScope,
+    landlockRules: rules,
+    seccomp: program,
+    notifyErrno,
+    encoded: w.toBuffer(),
+    warnings,
+  };
+}
+
+/** The per-command records followed by the static plan and END. */
+export function encodeCommand(plan: LinuxPlan, argv: readonly string[], env: Readonly<Record<string, string>>, cwd: string): Buffer {
+  const w = new WireWriter();
+  for (const a of argv) w.record(Tag.arg, a);
+  for (const [k, v] of Object.entries(env)) w.record(Tag.env, `${k}=${v}`);
+  w.record(Tag.cwd, path.resolve(cwd));
+  w.raw(plan.encoded);
+  w.record(Tag.end, '');
+  return w.toBuffer();
+}

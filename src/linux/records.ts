@@ -1,0 +1,72 @@
+// cordon – parses the launcher's status records (native/launcher/report.h) into a BackendExit.
+import os from 'node:os';
+
+import type { BackendExit } from '../platform/backend.js';
+import type { Violation } from '../sandbox/result.js';
+import { SYSCALLS_X86_64 } from './seccomp/syscalls-x86_64.js';
+
+const AUDIT_ARCH_X86_64 = 0xc000003e;
+
+let names: Map<number, string> | undefined;
+function syscallName(nr: number): string | undefined {
+  names ??= new Map(SYSCALLS_X86_64.map(([name, n]) => [n, name]));
+  return names.get(nr);
+}
+
+export interface RecordState {
+  setupError?: BackendExit['setupError'];
+  execError?: BackendExit['execError'];
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  started?: number;
+  violations: Violation[];
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, value] of Object.entries(os.constants.signals)) if (value === n) return name as NodeJS.Signals;
+  return null;
+}
+
+/** Applies one record line to the state. Unknown lines are ignored (forward compatible). */
+export function applyRecord(state: RecordState, line: string): void {
+  const [type, ...rest] = line.split(' ');
+  switch (type) {
+    case 'SETUP': {
+      const [step = '?', syscall = '?', errno = '0', ...detail] = rest;
+      state.setupError ??= { step, syscall, errno: Number(errno), detail: detail.join(' ') };
+      break;
+    }
+    case 'EXECFAIL': {
+      const [errno = '0', ...p] = rest;
+      state.execError = { errno: Number(errno), path: p.join(' ') };
+      break;
+    }
+    case 'STARTED':
+      state.started = Number(rest[0]);
+      break;
+    case 'EXIT': {
+      const code = Number(rest[0]);
+      const sig = Number(rest[1]);
+      state.exit = sig > 0 ? { code: null, signal: signalName(sig) } : { code, signal: null };
+      if (sig === os.constants.signals.SIGSYS) {
+        state.violations.push({
+          kind: 'syscall',
+          what: 'foreign syscall ABI (i386 int 0x80 or x32)',
+          detail: 'the process was killed by the seccomp architecture check',
+          source: 'seccomp',
+        });
+      }
+      break;
+    }
+    case 'VIOLATION': {
+      if (rest[0] === 'syscall') {
+        const nr = Number(rest[1]);
+        const arch = Number(rest[2]);
+        const name = arch === AUDIT_ARCH_X86_64 ? syscallName(nr) ?? `syscall ${nr}` : `syscall ${nr} (arch 0x${arch.toString(16)})`;
+        state.violations.push({ kind: 'syscall', what: name, detail: 'denied by the seccomp filter', pid: Number(rest[3]), source: 'seccomp' });
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}

@@ -1,0 +1,67 @@
+// cordon – encodes a launch plan for the native launcher (mirror of native/launcher/plan.h; keep tags in sync).
+
+export const Tag = {
+  arg: 1,
+  env: 2,
+  cwd: 3,
+  hostname: 4,
+  mount: 5,
+  landlockFs: 6,
+  landlockRule: 7,
+  landlockScope: 8,
+  seccomp: 9,
+  namespaces: 10,
+  notifyErrno: 11,
+  landlockAbi: 12,
+  end: 99,
+} as const;
+
+export type MountKind =
+  | 'bind-ro'
+  | 'bind-rw'
+  | 'bind-dev'
+  | 'tmpfs'
+  | 'mask'
+  | 'symlink'
+  | 'dir'
+  | 'proc'
+  | 'devpts'
+  | 'file'
+  | 'remount-ro';
+
+export interface MountOp {
+  kind: MountKind;
+  /** Host path for binds, link target for symlinks, content for files; '' otherwise. */
+  src: string;
+  /** Path inside the sandbox. */
+  dst: string;
+  /** Filesystem options (tmpfs/proc/devpts) or an octal mode (file). */
+  opt: string;
+}
+
+/** Accumulates records into one Buffer. */
+export class WireWriter {
+  private readonly parts: Buffer[] = [];
+
+  record(tag: number, payload: string | Buffer): this {
+    const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(tag, 0);
+    header.writeUInt32LE(body.length, 4);
+    this.parts.push(header, body);
+    return this;
+  }
+
+  fields(tag: number, ...fields: string[]): this {
+    return this.record(tag, fields.join('\0'));
+  }
+
+  raw(buf: Buffer): this {
+    this.parts.push(buf);
+    return this;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}

@@ -1,0 +1,82 @@
+// cordon – built-in lists: credentials hidden by default, environment passed by default (one list each, with reasons).
+
+/**
+ * Credential and history paths under the caller's home, masked unless a profile lists them in
+ * `filesystem.allowSecrets`. Invariant 5 of design.md: no secrets by default.
+ */
+export const HOME_SECRETS: readonly string[] = [
+  '.ssh', // ssh keys and agent config
+  '.aws', // AWS credentials
+  '.gnupg', // GPG keys
+  '.azure', // Azure CLI tokens
+  '.kube', // kubeconfig with cluster credentials
+  '.docker', // docker config.json carries registry auth
+  '.config/gh', // GitHub CLI token
+  '.config/hub',
+  '.config/gcloud', // Google Cloud credentials
+  '.config/op', // 1Password CLI
+  '.config/rclone',
+  '.local/share/keyrings',
+  '.password-store',
+  '.netrc', // machine/login/password for curl, git, ftp
+  '.git-credentials', // git credential store
+  '.npmrc', // npm auth tokens
+  '.pypirc', // PyPI upload tokens
+  '.cargo/credentials',
+  '.cargo/credentials.toml',
+  '.vault-token',
+  '.terraform.d/credentials.tfrc.json',
+  '.bash_history', // shell and REPL histories often hold pasted secrets
+  '.zsh_history',
+  '.history',
+  '.sh_history',
+  '.python_history',
+  '.node_repl_history',
+  '.psql_history',
+  '.mysql_history',
+  '.sqlite_history',
+  '.lesshst',
+  '.viminfo',
+];
+
+/** System files that hold secrets; root-owned, so masked for a caller running as root too. */
+export const SYSTEM_SECRETS: readonly string[] = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/security/opasswd',
+  '/etc/ssh/ssh_host_*_key',
+  '/etc/ssl/private',
+];
+
+/** Globs masked inside every readable or writable tree (dotenv files carry API keys). */
+export const TREE_SECRET_GLOBS: readonly string[] = ['**/.env', '**/.env.*'];
+
+/** Environment variables passed from the caller by default (exact names or PREFIX_*). */
+export const DEFAULT_ENV_ALLOW: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'LC_*',
+  'TERM',
+  'COLORTERM',
+  'TZ',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'CI',
+];
+
+/** Paths the sandbox needs to be useful at all, read-only, when a profile lists no `read`. */
+export const SYSTEM_READ: readonly string[] = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'];
+
+/** Default size of the private /tmp. */
+export const DEFAULT_TMP_BYTES = 1024 * 1024 * 1024;
+/** Default cap on each of stdout and stderr when capturing. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;

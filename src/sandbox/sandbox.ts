@@ -1,0 +1,237 @@
+// cordon – the public Sandbox: a compiled policy bound to a backend; exec() and spawn() run commands in it.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+
+import { CordonError, errnoName } from '../errors.js';
+import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
+import type { PlatformBackend, PreparedPolicy, BackendExit } from '../platform/backend.js';
+import { selectBackend } from '../platform/select.js';
+import { compilePolicy } from '../policy/compile.js';
+import type { Policy } from '../policy/policy.js';
+import { loadProfile, mergeProfiles, type Profile } from '../profile/load.js';
+import type { ProfileDocument } from '../profile/schema.js';
+import { CappedCapture } from './capture.js';
+import { buildEnv } from './env.js';
+import type { ExecResult, LimitKind, Violation } from './result.js';
+import { violationsFromStderr } from './stderr-violations.js';
+
+export interface SandboxOptions {
+  /** Shipped profile name or path to a profile file. Default: `workspace`. */
+  profile?: string;
+  /** The workspace directory. Default: the current directory. */
+  workspace?: string;
+  /** The caller's home directory (for ${home} and the credential list). Default: os.homedir(). */
+  home?: string;
+  /** Extra rules layered on the profile (same meaning as the profile fields). */
+  read?: string[];
+  write?: string[];
+  deny?: string[];
+  protected?: string[];
+  /** Environment: names to pass from the caller (`NAME`), or fixed values (`{NAME: value}`). */
+  env?: string[] | Record<string, string>;
+  network?: NonNullable<ProfileDocument['network']>;
+  limits?: NonNullable<ProfileDocument['limits']>;
+  /** Audit log: a pino logger, or `{ file }`. Off when absent. */
+  log?: AuditOption;
+  /** Environment the allowlist draws from. Default: process.env. */
+  callerEnv?: NodeJS.ProcessEnv;
+}
+
+export interface ExecOptions {
+  /** Working directory inside the sandbox (absolute, or relative to the workspace). */
+  cwd?: string;
+  /** Per-command environment values (explicit, so passed as given unless the profile denies the name). */
+  env?: Record<string, string | undefined>;
+  /** Data for stdin; when absent, exec() closes stdin and spawn() leaves it open for write()/end(). */
+  stdin?: string | Buffer | Readable;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Cap for each of stdout and stderr; crossing it ends the command (limit `output`). */
+  maxOutputBytes?: number;
+  /** spawn() only: keep stdout/stderr in the result too (default true). */
+  capture?: boolean;
+}
+
+export interface SandboxProcess {
+  readonly runId: string;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  write(data: string | Buffer): boolean;
+  end(data?: string | Buffer): void;
+  kill(signal?: NodeJS.Signals): void;
+  readonly result: Promise<ExecResult>;
+}
+
+function overlay(options: SandboxOptions): ProfileDocument {
+  const env = options.env;
+  return {
+    version: 1,
+    filesystem: { read: options.read, write: options.write, deny: options.deny, protected: options.protected },
+    network: options.network,
+    env: Array.isArray(env) ? { allow: env } : env ? { set: env } : undefined,
+    limits: options.limits,
+  };
+}
+
+export class Sandbox {
+  private closed = false;
+
+  private constructor(
+    readonly policy: Policy,
+    private readonly backend: PlatformBackend,
+    private readonly prepared: PreparedPolicy,
+    private readonly log: AuditLogger | undefined,
+    private readonly callerEnv: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Loads the profile, compiles the policy, checks this machine can enforce it (fail closed). */
+  static async create(options: SandboxOptions = {}): Promise<Sandbox> {
+    const base: Profile = loadProfile(options.profile ?? 'workspace');
+    const profile: Profile = { ...base, doc: mergeProfiles(base.doc, overlay(options)) };
+    const callerEnv = options.callerEnv ?? process.env;
+    const policy = compilePolicy(profile, {
+      workspace: path.resolve(options.workspace ?? process.cwd()),
+      home: options.home,
+      env: callerEnv,
+    });
+    const backend = await selectBackend();
+    const prepared = await backend.prepare(policy);
+    const log = createAuditLogger(options.log);
+    for (const warning of prepared.warnings) log?.warn({ event: 'sandbox.weaker', profile: policy.name, warning }, warning);
+    return new Sandbox(policy, backend, prepared, log, callerEnv);
+  }
+
+  /** Warnings about this sandbox (explicit opt-ins to weaker layers). */
+  get warnings(): readonly string[] {
+    return this.prepared.warnings;
+  }
+
+  /** Runs a command to completion and returns its result with stdout/stderr captured. */
+  exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    try {
+      const proc = this.spawn(argv, { ...options, capture: true, stdin: options.stdin ?? '' });
+      proc.stdout.resume();
+      proc.stderr.resume();
+      return proc.result;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Starts a command; stream its output, feed its stdin, await `result`. */
+  spawn(argv: readonly string[], options: ExecOptions = {}): SandboxProcess {
+    if (this.closed) throw new CordonError('CLOSED', 'this Sandbox was closed');
+    if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      throw new CordonError('BAD_ARGUMENT', 'argv must be a non-empty array of strings without NUL bytes');
+    }
+    if (argv[0] === '') throw new CordonError('BAD_ARGUMENT', 'argv[0] (the command) is empty');
+    const cwd = path.resolve(this.policy.workspace, options.cwd ?? '.');
+    const env = buildEnv({ policy: this.policy.env, inherited: this.callerEnv, overrides: options.env, home: this.policy.home, cwd });
+    const runId = randomUUID();
+    const started = performance.now();
+    const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
+    const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;
+    const log = this.log?.child({ runId, profile: this.policy.name });
+    log?.info({ event: 'exec.start', argv, cwd }, 'exec start');
+
+    const running = this.backend.start(this.prepared, { argv, cwd, env, runId });
+    let limit: LimitKind | null = null;
+    const end = (why: LimitKind) => {
+      limit ??= why;
+      running.kill('SIGKILL');
+    };
+    const capture = options.capture !== false;
+    const out = new CappedCapture(maxOutput, () => end('output'));
+    const err = new CappedCapture(maxOutput, () => end('output'));
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    running.stdout.on('data', (c: Buffer) => {
+      if (capture) out.push(c);
+    });
+    running.stderr.on('data', (c: Buffer) => {
+      if (capture) err.push(c);
+    });
+    running.stdout.pipe(stdout);
+    running.stderr.pipe(stderr);
+
+    const timer = timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => end('timeout'), timeoutMs) : undefined;
+    const onAbort = () => end('abort');
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    feedStdin(running.stdin, options.stdin);
+
+    const result = running.exited.then(
+      (exit: BackendExit): ExecResult => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        const durationMs = performance.now() - started;
+        if (exit.setupError) {
+          const e = exit.setupError;
+          log?.error({ event: 'exec.setup_failed', ...e, durationMs }, 'sandbox setup failed');
+          throw new CordonError('SETUP_FAILED', `sandbox setup failed at ${e.step}: ${e.syscall}: ${e.detail || ''} (errno ${e.errno})`.replace(': :', ':'), {
+            step: e.step,
+            syscall: e.syscall,
+            errno: e.errno,
+          });
+        }
+        const stderrBuf = err.toBuffer();
+        const execError = exit.execError
+          ? `${exit.execError.path}: ${exit.execError.errno === 2 ? 'command not found' : `cannot execute (${errnoName(exit.execError.errno)})`}`
+          : undefined;
+        const violations: Violation[] = [...exit.violations, ...violationsFromStderr(stderrBuf)];
+        if (limit && limit !== 'abort') violations.push({ kind: 'limit', what: limit, detail: `the ${limit} limit ended the command`, source: 'limit' });
+        const res: ExecResult = {
+          exitCode: exit.exitCode,
+          signal: exit.signal,
+          stdout: out.toBuffer(),
+          stderr: stderrBuf,
+          durationMs,
+          timedOut: limit === 'timeout',
+          truncated: out.truncated || err.truncated,
+          limit,
+          violations,
+          ...(execError ? { execError } : {}),
+          runId,
+        };
+        for (const v of violations) log?.warn({ event: 'violation', ...v }, `violation: ${v.kind} ${v.what}`);
+        log?.info({ event: 'exec.end', exitCode: res.exitCode, signal: res.signal, durationMs, limit, violations: violations.length }, 'exec end');
+        return res;
+      },
+      (e: unknown) => {
+        if (timer) clearTimeout(timer);
+        log?.error({ event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
+        throw e;
+      },
+    );
+    return {
+      runId,
+      stdout,
+      stderr,
+      write: (data) => running.stdin.write(data),
+      end: (data) => {
+        running.stdin.end(data);
+      },
+      kill: (signal = 'SIGTERM') => {
+        if (signal === 'SIGKILL') end('abort');
+        else running.kill(signal);
+      },
+      result,
+    };
+  }
+
+  /** Refuses further commands. Running commands are not affected. */
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function feedStdin(stdin: Writable, input: ExecOptions['stdin']): void {
+  if (input === undefined) return;
+  if (input instanceof Readable) {
+    input.pipe(stdin);
+    return;
+  }
+  stdin.end(input);
+}
