@@ -15,7 +15,8 @@
             "native/launcher/landlock.cc",
             "native/launcher/seccomp.cc",
             "native/launcher/init.cc",
-            "native/launcher/probe.cc"
+            "native/launcher/probe.cc",
+            "native/launcher/network.cc"
           ],
           "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra",
                         "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],

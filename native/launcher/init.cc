@@ -26,6 +26,7 @@
 #include "kernel_abi.h"
 #include "landlock.h"
 #include "mounts.h"
+#include "network.h"
 #include "privileges.h"
 #include "report.h"
 #include "seccomp.h"
@@ -138,6 +139,7 @@ void run_init(const Plan& plan, int life_fd) {
 
   if (!build_root(plan.mounts)) exit_setup_failed();
   if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
+  if (!setup_network(plan)) exit_setup_failed();
   if (!set_hostname(plan.hostname)) exit_setup_failed();
   if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
   if (!apply_landlock(plan)) exit_setup_failed();

@@ -138,6 +138,14 @@ bool read_plan(int fd, Plan* plan) {
         if (plan->argv.empty()) return bad_record("empty argv");
         return true;
       default:
+        if (tag >= static_cast<uint32_t>(Tag::kNetworkFirst) && tag <= static_cast<uint32_t>(Tag::kNetworkLast)) {
+          plan->network.emplace_back(tag, std::move(payload));
+          break;
+        }
+        if (tag >= static_cast<uint32_t>(Tag::kLimitsFirst) && tag <= static_cast<uint32_t>(Tag::kLimitsLast)) {
+          plan->limits.emplace_back(tag, std::move(payload));
+          break;
+        }
         return bad_record("unknown record tag");
     }
   }

@@ -23,6 +23,12 @@ enum class Tag : uint32_t {
   kNamespaces = 10,    // decimal clone flags
   kNotifyErrno = 11,   // decimal syscall nr \0 decimal errno to answer a notified (denied) syscall with
   kLandlockAbi = 12,   // decimal: minimum Landlock ABI the plan needs (0 = Landlock not applied)
+  // 20..39: network setup records, interpreted by network.cc (see there).
+  kNetworkFirst = 20,
+  kNetworkLast = 39,
+  // 40..59: resource limit records, interpreted by limits.cc (see there).
+  kLimitsFirst = 40,
+  kLimitsLast = 59,
   kEnd = 99,
 };
 
@@ -53,6 +59,10 @@ struct Plan {
   std::string seccomp;  // raw BPF program
   uint64_t namespaces = 0;
   std::vector<std::pair<int, int>> notify_errno;
+  /** Network records (tags 20..39), in order, for network.cc. */
+  std::vector<std::pair<uint32_t, std::string>> network;
+  /** Limit records (tags 40..59), in order, for limits.cc. */
+  std::vector<std::pair<uint32_t, std::string>> limits;
 };
 
 /** Reads and decodes the plan from `fd`. On failure reports a SETUP record and returns false. */
