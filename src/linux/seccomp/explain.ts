@@ -76,8 +76,8 @@ export function explainSeccomp(options: FilterOptions): string {
     `denials: ${denyAction === 'notify' ? 'SECCOMP_RET_USER_NOTIF, answered with the errno below and reported as violations by the sandbox\'s pid 1' : 'SECCOMP_RET_ERRNO directly (test variant, not reported)'}`,
     '',
     'Architecture (checked first):',
-    `  arch != AUDIT_ARCH_X86_64 (${hex(AUDIT_ARCH_X86_64)}) → KILL_PROCESS   i386 \`int 0x80\` and any other ABI`,
-    `  nr >= ${hex(X32_SYSCALL_BIT)} → KILL_PROCESS                    x32 syscalls (and nr = -1)`,
+    `  arch != AUDIT_ARCH_X86_64 (${hex(AUDIT_ARCH_X86_64)}) → KILL_PROCESS: i386 \`int 0x80\` and any other ABI`,
+    `  nr >= ${hex(X32_SYSCALL_BIT)} → KILL_PROCESS: x32 syscalls (and nr = -1)`,
     '',
     `Syscall numbers (${g.ranges.length} ranges, binary search; adjacent numbers with the same action merged):`,
   );
