@@ -1,6 +1,4 @@
 // cordon – what the Windows backend can enforce on this machine (`cordon doctor` on Windows).
-import { existsSync } from 'node:fs';
-
 import type { Capabilities, LayerReport } from '../platform/backend.js';
 import { appContainerAvailable } from './appcontainer.js';
 import type { WindowsOptions } from './plan.js';
@@ -36,7 +34,7 @@ export function windowsLayers(w: Win32, options: WindowsOptions = {}): LayerRepo
     { name: 'appcontainer', available: ac === true, detail: ac === true ? 'userenv AppContainer APIs present (strict mode: read allowlist, no network)' : ac, required: mode === 'strict' },
     { name: 'private desktop', available: true, detail: 'CreateDesktopW on WinSta0 (skipped outside the interactive window station)', required: true },
     { name: 'network enforcement', available: mode === 'strict', detail: networkDetail, required: false },
-    { name: 'koffi', available: existsSync(process.execPath), detail: `koffi ${w.koffi.extension ?? ''} in ${process.execPath}`, required: true },
+    { name: 'win32 bindings', available: true, detail: `koffi (prebuilt ${process.arch} binary), no compiler needed`, required: true },
   ];
 }
 
