@@ -1,0 +1,145 @@
+// cordon tests – filesystem enforcement in a real sandbox: allow, deny, protected, masked, links, host unchanged.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, symlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { CordonError, type Sandbox } from '../../dist/index.js';
+import { host, isRoot, makeWorld, type World } from './fixture.js';
+
+describe('filesystem', () => {
+  let w: World;
+  let sb: Sandbox;
+  before(async () => {
+    w = makeWorld();
+    sb = await w.sandbox();
+  });
+  after(() => w.cleanup());
+
+  it('the workspace is writable and the write lands on the host', async () => {
+    const r = await sb.exec([w.attack, 'write', path.join(w.ws, 'out.txt')]);
+    assert.equal(r.exitCode, 0, r.stdout.toString());
+    assert.equal(readFileSync(path.join(w.ws, 'out.txt'), 'utf8'), 'pwned\n');
+  });
+
+  it('home is readable but not writable (control: writable on the host)', async () => {
+    const target = path.join(w.home, 'planted.txt');
+    const r = await sb.exec([w.attack, 'write', target]);
+    assert.match(r.stdout.toString(), /EROFS/);
+    assert.equal(existsSync(target), false, 'nothing was written on the host');
+    const read = await sb.exec(['cat', path.join(w.home, 'notes.txt')]);
+    assert.equal(read.stdout.toString(), 'harmless\n');
+    const control = host([w.attack, 'write', target]);
+    assert.equal(control.status, 0, 'control: the host path is writable');
+  });
+
+  it('system paths are read-only (control: the host /usr is writable as root or owner-only otherwise)', async () => {
+    const r = await sb.exec([w.attack, 'write', '/usr/cordon-escape']);
+    assert.match(r.stdout.toString(), /EROFS/);
+    assert.equal(existsSync('/usr/cordon-escape'), false);
+    assert.ok(r.violations.some((v) => v.kind === 'fs-write' && v.what === '/usr/cordon-escape') || /EROFS/.test(r.stdout.toString()));
+  });
+
+  it('credentials in home are masked (control: readable on the host)', async () => {
+    for (const rel of ['.ssh/id_ed25519', '.aws/credentials', '.bash_history', '.npmrc']) {
+      const file = path.join(w.home, rel);
+      assert.equal(host([w.attack, 'read', file]).status, 0, `control: ${rel} readable on host`);
+      const r = await sb.exec([w.attack, 'read', file]);
+      assert.notEqual(r.exitCode, 0, `${rel} must not be readable: ${r.stdout.toString()}`);
+      assert.doesNotMatch(r.stdout.toString(), /: ok/);
+    }
+    const ls = await sb.exec(['ls', '-A', path.join(w.home, '.ssh')]);
+    assert.equal(ls.stdout.toString(), '', 'masked directories list as empty or not at all');
+    assert.doesNotMatch(ls.stdout.toString() + ls.stderr.toString(), /id_ed25519/);
+  });
+
+  it('.env files in the workspace are masked (control: readable on the host)', async () => {
+    for (const rel of ['.env', 'sub/.env.local']) {
+      const file = path.join(w.ws, rel);
+      assert.equal(host(['cat', file]).stdout, 'API_KEY=SECRET\n');
+      const r = await sb.exec(['cat', file]);
+      assert.notEqual(r.exitCode, 0);
+      assert.doesNotMatch(r.stdout.toString(), /SECRET/);
+    }
+  });
+
+  it('/etc/shadow is masked (the host file is not empty)', async () => {
+    const r = await sb.exec(['sh', '-c', 'cat /etc/shadow; stat -c %s /etc/shadow']);
+    assert.doesNotMatch(r.stdout.toString(), /root:/);
+    assert.match(r.stdout.toString(), /^0\n$/m, 'the sandbox sees an empty masked file');
+    assert.ok(statSync('/etc/shadow').size > 0, 'control: the host file has content');
+    if (isRoot) assert.match(host(['cat', '/etc/shadow']).stdout, /root:/, 'control: root reads it on the host');
+  });
+
+  it('protected paths inside the workspace stay read-only (control: writable on the host)', async () => {
+    for (const rel of ['.git/hooks/pre-commit', '.git/config', '.git/hooks/post-checkout']) {
+      const file = path.join(w.ws, rel);
+      const r = await sb.exec([w.attack, 'write', file]);
+      assert.match(r.stdout.toString(), /EROFS/, `${rel}: ${r.stdout}`);
+    }
+    assert.equal(readFileSync(path.join(w.ws, '.git/hooks/pre-commit'), 'utf8'), '#!/bin/sh\nexit 0\n');
+    assert.equal(existsSync(path.join(w.ws, '.git/hooks/post-checkout')), false);
+    assert.equal(host([w.attack, 'write', path.join(w.ws, '.git/description')]).status, 0, 'control');
+  });
+
+  it('a symlink in the workspace does not reach a masked secret (control: it does on the host)', async () => {
+    const link = path.join(w.ws, 'innocent');
+    symlinkSync(path.join(w.home, '.ssh', 'id_ed25519'), link);
+    assert.equal(host(['cat', link]).stdout, 'PRIVATE KEY\n');
+    const r = await sb.exec(['cat', link]);
+    assert.doesNotMatch(r.stdout.toString(), /PRIVATE KEY/);
+  });
+
+  it('a symlink in the workspace does not make a read-only tree writable', async () => {
+    const link = path.join(w.ws, 'homelink');
+    symlinkSync(w.home, link);
+    const r = await sb.exec([w.attack, 'write', path.join(link, 'via-link.txt')]);
+    assert.match(r.stdout.toString(), /EROFS/);
+    assert.equal(existsSync(path.join(w.home, 'via-link.txt')), false);
+  });
+
+  it('hard links from the workspace to files outside it are refused (control: allowed on the host)', async () => {
+    const src = path.join(w.home, 'notes.txt');
+    const r = await sb.exec([w.attack, 'hardlink', src, path.join(w.ws, 'hl')]);
+    assert.notEqual(r.exitCode, 0, r.stdout.toString());
+    assert.equal(existsSync(path.join(w.ws, 'hl')), false);
+    const control = host([w.attack, 'hardlink', src, path.join(w.root, 'hl-control')]);
+    assert.equal(control.status, 0, `control: ${control.stdout}`);
+  });
+
+  it('the host /tmp is not visible; the private /tmp is writable and gone afterwards', async () => {
+    const marker = path.join(w.root, 'host-tmp-marker');
+    const r = await sb.exec(['sh', '-c', `ls ${w.root}; echo data > /tmp/private-file; ls /tmp`]);
+    assert.doesNotMatch(r.stdout.toString(), /host-tmp-marker/);
+    assert.match(r.stdout.toString(), /private-file/);
+    assert.equal(existsSync('/tmp/private-file'), false);
+    assert.equal(existsSync(marker), false);
+  });
+
+  it('a protected path that is a symlink refuses to run', async () => {
+    const w2 = makeWorld();
+    try {
+      // Replace .git/config with a link pointing out of the workspace.
+      const cfg = path.join(w2.ws, '.git', 'config');
+      rmSync(cfg);
+      symlinkSync(path.join(w2.home, '.bashrc'), cfg);
+      await assert.rejects(w2.sandbox(), (e: unknown) => e instanceof CordonError && /symlink/.test(e.message));
+    } finally {
+      w2.cleanup();
+    }
+  });
+
+  it('the host mount table is unchanged by a run', async () => {
+    const before = readFileSync('/proc/self/mountinfo', 'utf8');
+    await sb.exec(['true']);
+    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8'), before);
+  });
+
+  it('the read-only profile makes the workspace read-only', async () => {
+    const ro = await w.sandbox({ profile: 'read-only' });
+    const r = await ro.exec([w.attack, 'write', path.join(w.ws, 'nope.txt')]);
+    assert.match(r.stdout.toString(), /EROFS/);
+    const cat = await ro.exec(['cat', path.join(w.ws, 'README.md')]);
+    assert.equal(cat.stdout.toString(), 'hello\n');
+  });
+});

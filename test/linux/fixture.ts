@@ -1,0 +1,76 @@
+// cordon tests – a throwaway world for real-sandbox tests: a workspace, a fake home full of secrets,
+// the attack helper compiled into it, and a way to run the same thing on the host as a positive control.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Sandbox, type SandboxOptions } from '../../dist/index.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface World {
+  root: string;
+  ws: string;
+  home: string;
+  /** The attack helper, inside the (read-only) fake home so the sandbox can execute it. */
+  attack: string;
+  sandbox(extra?: SandboxOptions): Promise<Sandbox>;
+  cleanup(): void;
+}
+
+let compiled: string | undefined;
+
+/** Compiles test/fixtures/attack.c once per process. */
+export function attackBinary(): string {
+  if (compiled) return compiled;
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'cordon-attack-')), 'attack');
+  const r = spawnSync('cc', ['-O1', '-o', out, path.join(repoRoot, 'test', 'fixtures', 'attack.c')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cannot compile the attack helper (cc missing?): ${r.stderr}`);
+  compiled = out;
+  return out;
+}
+
+export function makeWorld(): World {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'cordon-world-'));
+  chmodSync(root, 0o755);
+  const ws = path.join(root, 'ws');
+  const home = path.join(root, 'home');
+  const files: Record<string, string> = {
+    'home/.ssh/id_ed25519': 'PRIVATE KEY\n',
+    'home/.aws/credentials': '[default]\naws_secret_access_key=SECRET\n',
+    'home/.bash_history': 'export TOKEN=SECRET\n',
+    'home/.npmrc': '//registry.npmjs.org/:_authToken=SECRET\n',
+    'home/notes.txt': 'harmless\n',
+    'ws/README.md': 'hello\n',
+    'ws/.env': 'API_KEY=SECRET\n',
+    'ws/sub/.env.local': 'API_KEY=SECRET\n',
+    'ws/.git/config': '[core]\n',
+    'ws/.git/hooks/pre-commit': '#!/bin/sh\nexit 0\n',
+  };
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+  mkdirSync(path.join(home, 'bin'), { recursive: true });
+  const attack = path.join(home, 'bin', 'attack');
+  cpSync(attackBinary(), attack);
+  return {
+    root,
+    ws,
+    home,
+    attack,
+    sandbox: (extra = {}) => Sandbox.create({ workspace: ws, home, ...extra }),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** Runs argv on the host (the positive control). */
+export function host(argv: string[], options: { cwd?: string; input?: string } = {}): SpawnSyncReturns<string> {
+  return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', cwd: options.cwd, input: options.input, timeout: 20_000 });
+}
+
+export const isRoot = process.getuid?.() === 0;
+export const hasUnshare = existsSync('/usr/bin/unshare');
