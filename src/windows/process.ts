@@ -4,6 +4,7 @@
 // list stores pointers, not copies). The child starts suspended, is already in its job (JOB_LIST, no
 // assign race) and inherits exactly the three stdio handles (HANDLE_LIST).
 import { C } from './consts.js';
+import { Arena } from './arena.js';
 import { sidToBytes } from './sid.js';
 import { check, Win32Error, wide, type Win32 } from './win32.js';
 
@@ -24,28 +25,6 @@ export interface LaunchSpec {
 export interface Launched {
   process: unknown;
   pid: number;
-}
-
-/** Memory for attribute values: koffi.alloc'd, freed together. */
-class Arena {
-  private readonly blocks: unknown[] = [];
-  constructor(private readonly w: Win32) {}
-  alloc(type: unknown, count: number): unknown {
-    const p = this.w.koffi.alloc(type as never, count);
-    this.blocks.push(p);
-    return p;
-  }
-  put(type: string | unknown, values: unknown[] | Uint8Array): unknown {
-    const p = this.alloc(type, values.length);
-    this.w.koffi.encode(p, 0, this.w.koffi.array(type as never, values.length), values);
-    return p;
-  }
-  bytes(b: Buffer): unknown {
-    return this.put('uint8', b);
-  }
-  free(): void {
-    for (const p of this.blocks) this.w.koffi.free(p);
-  }
 }
 
 function attribute(w: Win32, list: unknown, attr: number, value: unknown, size: number): void {
