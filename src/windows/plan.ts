@@ -220,14 +220,9 @@ function planJob(policy: Policy): JobPlan {
   };
 }
 
+/** Windows environment names are case-insensitive: one spelling each (getenv finds `https_proxy` too). */
 function proxyVars(url: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY']) {
-    out[k] = url;
-    out[k.toLowerCase()] = url;
-  }
-  out.NO_PROXY = out.no_proxy = '';
-  return out;
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, ALL_PROXY: url, NO_PROXY: '' };
 }
 
 function planNetwork(policy: Policy, mode: WindowsMode, options: WindowsOptions, acSid: string | undefined,
