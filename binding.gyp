@@ -16,7 +16,8 @@
             "native/launcher/seccomp.cc",
             "native/launcher/init.cc",
             "native/launcher/probe.cc",
-            "native/launcher/network.cc"
+            "native/launcher/network.cc",
+            "native/launcher/limits.cc"
           ],
           "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra",
                         "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 
 #include "kernel_abi.h"
 #include "landlock.h"
+#include "limits.h"
 #include "mounts.h"
 #include "network.h"
 #include "privileges.h"
@@ -83,6 +85,7 @@ int setup_signals(sigset_t* old_mask) {
   std::vector<char*> envp;
   for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  if (!apply_rlimits(plan)) ::_exit(kSetupFailedExit);
   environ = envp.data();  // execvp searches the command's PATH, not ours
   ::execvp(argv[0], argv.data());
   int err = errno;
@@ -110,8 +113,14 @@ void answer_notification(const Plan& plan, int listener) {
   ::ioctl(listener, abi::kSeccompIoctlNotifSend, &resp);
 }
 
-[[noreturn]] void finish(int status) {
+[[noreturn]] void finish(int status, const struct rusage& usage) {
   ::kill(-1, SIGKILL);  // everything the command left behind in this pid namespace
+  // The command's own CPU time: tells a RLIMIT_CPU kill (SIGKILL at the hard limit) from others.
+  char cpu[64];
+  std::snprintf(cpu, sizeof cpu, "CPUTIME %lld\n",
+                static_cast<long long>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000LL + usage.ru_utime.tv_usec +
+                    usage.ru_stime.tv_usec);
+  report_line(cpu);
   int code, sig = 0;
   if (WIFSIGNALED(status)) {
     sig = WTERMSIG(status);
@@ -134,8 +143,11 @@ void run_init(const Plan& plan, int life_fd) {
     fail("init", "prctl", "PR_SET_PDEATHSIG");
     exit_setup_failed();
   }
-  struct pollfd life = {life_fd, POLLIN, 0};
-  if (::poll(&life, 1, 0) > 0) ::_exit(kSetupFailedExit);
+  // The launcher sends one byte once we are in our cgroups (limits.h); EOF means it died.
+  char go = 0;
+  ssize_t got;
+  do got = ::read(life_fd, &go, 1); while (got < 0 && errno == EINTR);
+  if (got != 1) ::_exit(kSetupFailedExit);
 
   if (!build_root(plan.mounts)) exit_setup_failed();
   if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
@@ -194,8 +206,9 @@ void run_init(const Plan& plan, int life_fd) {
       }
       int status;
       pid_t pid;
-      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid == child) finish(status);
+      struct rusage usage;
+      while ((pid = ::wait4(-1, &status, WNOHANG, &usage)) > 0) {
+        if (pid == child) finish(status, usage);
       }
     }
   }

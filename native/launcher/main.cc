@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "init.h"
+#include "limits.h"
 #include "namespaces.h"
 #include "plan.h"
 #include "probe.h"
@@ -33,7 +34,10 @@ int launch() {
   if (::fcntl(cordon::kStatusFd, F_SETFD, FD_CLOEXEC) != 0) return 125;  // no status fd: nobody to tell
   cordon::Plan plan;
   if (!cordon::read_plan(cordon::kStatusFd, &plan)) return 125;
-  if (!cordon::enter_namespaces(plan.namespaces)) return 125;
+  // Cgroups are made with the caller's credentials, before unshare drops them (limits.h).
+  cordon::Cgroups cgroups;
+  if (!cgroups.create(plan)) return 125;
+  if (!cordon::enter_namespaces(plan.namespaces)) return cgroups.remove(), 125;
 
   int life[2];
   if (::pipe2(life, O_CLOEXEC) != 0) return cordon::fail("launcher", "pipe2", "life pipe"), 125;
@@ -44,17 +48,27 @@ int launch() {
   for (int i = 0; i < cordon::kForwardedSignalCount; ++i) ::sigaction(cordon::kForwardedSignals[i], &sa, nullptr);
 
   pid_t pid = ::fork();
-  if (pid < 0) return cordon::fail("launcher", "fork", "init"), 125;
+  if (pid < 0) return cordon::fail("launcher", "fork", "init"), cgroups.remove(), 125;
   if (pid == 0) {
     ::close(life[1]);
+    cgroups.close_fds();
     cordon::run_init(plan, life[0]);
   }
   g_init_pid = pid;
   ::close(life[0]);
+  ::signal(SIGPIPE, SIG_IGN);  // init may already be gone; we never exec, so nothing inherits this
+  // Init waits for this byte: it must be inside its cgroups before it forks the command.
+  bool joined = cgroups.join(pid);
+  if (!joined) ::kill(pid, SIGKILL);
+  else if (::write(life[1], "g", 1) != 1) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return 125;
+    if (errno != EINTR) return cgroups.remove(), 125;
   }
+  // Init has exited, so its pid namespace is empty: counters are final and the groups removable.
+  cgroups.report(plan);
+  cgroups.remove();
+  if (!joined) return 125;
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

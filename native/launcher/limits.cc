@@ -1,0 +1,226 @@
+// cordon – resource limits: cgroups around init, rlimits on the command (records: see limits.h).
+//
+// Lifetime of a cgroup: the launcher creates parent/cordon-<pid> before unshare (with the caller's
+// credentials), moves init into it before init forks the command, and removes it after init has
+// exited — by then the pid namespace is gone, so the group is empty. If the launcher itself is
+// SIGKILLed, the Node side removes the directory after the launcher's exit, and every launcher
+// sweeps siblings left by launchers that no longer exist.
+#include "limits.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "report.h"
+
+namespace cordon {
+namespace {
+
+constexpr uint32_t kTagCgroup = 40;
+constexpr uint32_t kTagCgset = 41;
+constexpr uint32_t kTagRlimit = 42;
+constexpr uint32_t kTagCounter = 43;
+constexpr const char kPrefix[] = "cordon-";
+
+std::vector<std::string> split_nul(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  for (;;) {
+    size_t nul = s.find('\0', pos);
+    out.push_back(s.substr(pos, nul == std::string::npos ? std::string::npos : nul - pos));
+    if (nul == std::string::npos) return out;
+    pos = nul + 1;
+  }
+}
+
+bool bad(const char* what) {
+  errno = EINVAL;
+  return fail("limits", "plan", what);
+}
+
+bool parse_u64(const std::string& s, unsigned long long* out) {
+  if (s == "inf") {
+    *out = RLIM_INFINITY;
+    return true;
+  }
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  errno = 0;
+  *out = std::strtoull(s.c_str(), nullptr, 10);
+  return errno == 0;
+}
+
+// A file name inside a cgroup directory: no separators, no dot-dot.
+bool plain_name(const std::string& s) { return !s.empty() && s.find('/') == std::string::npos && s != "." && s != ".."; }
+
+bool write_all(int fd, const std::string& text) {
+  ssize_t n;
+  do n = ::write(fd, text.data(), text.size()); while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(text.size())) return true;
+  if (n >= 0) errno = EIO;
+  return false;
+}
+
+void sleep_ms(long ms) {
+  struct timespec ts = {0, ms * 1000000L};
+  while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Removes parent/cordon-<pid> directories whose launcher no longer exists (SIGKILLed with its caller).
+// A group that still holds processes refuses rmdir (EBUSY) and is left for a later sweep.
+void sweep_stale(const std::string& parent) {
+  DIR* d = ::opendir(parent.c_str());
+  if (!d) return;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strncmp(e->d_name, kPrefix, sizeof kPrefix - 1) != 0) continue;
+    const char* digits = e->d_name + sizeof kPrefix - 1;
+    char* end = nullptr;
+    long pid = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '\0' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    ::rmdir((parent + "/" + e->d_name).c_str());
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+bool Cgroups::create(const Plan& plan) {
+  char self[32];
+  std::snprintf(self, sizeof self, "%s%d", kPrefix, static_cast<int>(::getpid()));
+  auto find = [this](const std::string& name) -> Group* {
+    for (auto& g : groups_)
+      if (g.name == name) return &g;
+    return nullptr;
+  };
+  for (const auto& [tag, payload] : plan.limits) {
+    auto f = split_nul(payload);
+    if (tag == kTagCgroup) {
+      if (f.size() != 2 || f[0].empty() || find(f[0]) || f[1].empty() || f[1][0] != '/' || f[1].find("/..") != std::string::npos)
+        return remove(), bad("bad CGROUP record");
+      sweep_stale(f[1]);
+      groups_.push_back(Group{f[0], f[1] + "/" + self, self, -1, -1, -1});
+      Group& g = groups_.back();
+      g.parent = ::open(f[1].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (g.parent < 0) return fail("limits", "open", f[1].c_str()), remove(), false;
+      // A directory with our pid can only be left over from a dead launcher that had this pid.
+      if (::mkdirat(g.parent, self, 0755) != 0 &&
+          (errno != EEXIST || ::unlinkat(g.parent, self, AT_REMOVEDIR) != 0 || ::mkdirat(g.parent, self, 0755) != 0)) {
+        fail("limits", "mkdir", g.dir.c_str());
+        ::close(g.parent);
+        groups_.pop_back();
+        return remove(), false;
+      }
+      g.self = ::openat(g.parent, self, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g.procs = g.self < 0 ? -1 : ::openat(g.self, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (g.procs < 0) return fail("limits", "open", (g.dir + "/cgroup.procs").c_str()), remove(), false;
+    } else if (tag == kTagCgset) {
+      Group* g = f.size() == 3 ? find(f[0]) : nullptr;
+      if (!g || !plain_name(f[1])) return remove(), bad("bad CGSET record");
+      std::string path = g->dir + "/" + f[1];
+      int fd = ::openat(g->self, f[1].c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || !write_all(fd, f[2])) {
+        fail("limits", fd < 0 ? "open" : "write", (path + " = " + f[2]).c_str());
+        if (fd >= 0) ::close(fd);
+        return remove(), false;
+      }
+      ::close(fd);
+    } else if (tag == kTagRlimit || tag == kTagCounter) {
+      continue;  // used by apply_rlimits / report
+    } else {
+      return remove(), bad("unknown limits record");
+    }
+  }
+  return true;
+}
+
+bool Cgroups::join(pid_t pid) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%d", static_cast<int>(pid));
+  for (auto& g : groups_) {
+    if (!write_all(g.procs, text)) return fail("limits", "write", (g.dir + "/cgroup.procs").c_str());
+    ::close(g.procs);
+    g.procs = -1;
+  }
+  return true;
+}
+
+void Cgroups::report(const Plan& plan) const {
+  for (const auto& [tag, payload] : plan.limits) {
+    if (tag != kTagCounter) continue;
+    auto f = split_nul(payload);
+    if (f.size() != 4 || !plain_name(f[1])) continue;
+    for (const auto& g : groups_) {
+      if (g.name != f[0]) continue;
+      int fd = ::openat(g.self, f[1].c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(fd, buf, sizeof buf - 1);
+      ::close(fd);
+      if (n <= 0) continue;
+      buf[n] = '\0';
+      // Lines "key value"; the key must start a line.
+      std::string text(buf);
+      std::string needle = f[2] + " ";
+      size_t at = text.rfind(needle, 0) == 0 ? 0 : text.find("\n" + needle);
+      if (at == std::string::npos) continue;
+      if (at != 0) ++at;
+      unsigned long long count = std::strtoull(text.c_str() + at + needle.size(), nullptr, 10);
+      if (count == 0) continue;
+      char line[160];
+      std::snprintf(line, sizeof line, "LIMIT %.64s %llu\n", f[3].c_str(), count);
+      report_line(line);
+    }
+  }
+}
+
+void Cgroups::close_fds() {
+  for (auto& g : groups_)
+    for (int fd : {g.procs, g.self, g.parent})
+      if (fd >= 0) ::close(fd);
+  groups_.clear();
+}
+
+void Cgroups::remove() {
+  for (auto& g : groups_) {
+    if (g.procs >= 0) ::close(g.procs);
+    if (g.self >= 0) ::close(g.self);
+    // Tasks of a dead pid namespace can take a moment to leave the group.
+    for (int i = 0; i < 250 && ::unlinkat(g.parent, g.leaf.c_str(), AT_REMOVEDIR) != 0 && errno == EBUSY; ++i) sleep_ms(2);
+    ::close(g.parent);
+  }
+  groups_.clear();
+}
+
+bool apply_rlimits(const Plan& plan) {
+  for (const auto& [tag, payload] : plan.limits) {
+    if (tag != kTagRlimit) continue;
+    auto f = split_nul(payload);
+    unsigned long long res = 0, soft = 0, hard = 0;
+    if (f.size() != 3 || !parse_u64(f[0], &res) || res >= RLIM_NLIMITS || !parse_u64(f[1], &soft) || !parse_u64(f[2], &hard) ||
+        soft > hard)
+      return bad("bad RLIMIT record");
+    // Only ever lowered: a hard limit above the caller's own stays at the caller's.
+    struct rlimit rl;
+    if (::getrlimit(static_cast<__rlimit_resource>(res), &rl) != 0) return fail("limits", "getrlimit", f[0].c_str());
+    if (hard < rl.rlim_max) rl.rlim_max = static_cast<rlim_t>(hard);
+    rl.rlim_cur = soft < rl.rlim_max ? static_cast<rlim_t>(soft) : rl.rlim_max;
+    if (::setrlimit(static_cast<__rlimit_resource>(res), &rl) != 0) {
+      char what[64];
+      std::snprintf(what, sizeof what, "resource %llu = %llu/%llu", res, soft, hard);
+      return fail("limits", "setrlimit", what);
+    }
+  }
+  return true;
+}
+
+}  // namespace cordon

@@ -1,0 +1,52 @@
+// cordon – resource limits from plan records 40..59: cgroups (created by the launcher around init)
+// and rlimits (set in the command just before exec).
+//
+// Node decides which mechanism enforces each limit (src/linux/limits.ts); these records only say
+// what to do, so the launcher holds no policy:
+//   40 CGROUP   name \0 parent-dir            create parent-dir/cordon-<launcher pid> (one per hierarchy)
+//   41 CGSET    name \0 file \0 value         write value to that cgroup's file, in record order
+//   42 RLIMIT   resource \0 soft \0 hard      setrlimit in the command before exec
+//   43 COUNTER  name \0 file \0 key \0 label  after the run: "key N" in file with N > 0 → LIMIT label N
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "plan.h"
+
+namespace cordon {
+
+/** The cgroups of one launch. Lives in the launcher (outside every namespace). */
+class Cgroups {
+ public:
+  /** Creates and configures the plan's cgroups and opens their cgroup.procs. Must run before unshare:
+   *  cgroup v1 checks the credentials the procs file was opened with. Reports SETUP on failure. */
+  bool create(const Plan& plan);
+  /** Moves `pid` (init, before it forks the command) into every cgroup. */
+  bool join(pid_t pid);
+  /** After the tree is gone: reports `LIMIT <label> <count>` for each counter that moved. */
+  void report(const Plan& plan) const;
+  /** In init (a forked copy): closes the descriptors, removes nothing. */
+  void close_fds();
+  /** Removes the cgroups; waits briefly for the kernel to finish the teardown. Idempotent. */
+  void remove();
+
+ private:
+  // Paths are only used before unshare: init's pivot_root moves the launcher's root too, so
+  // everything later goes through these descriptors.
+  struct Group {
+    std::string name;
+    std::string dir;   // for messages
+    std::string leaf;  // cordon-<pid>
+    int parent = -1;   // O_DIRECTORY fd of the parent (for rmdir)
+    int self = -1;     // O_DIRECTORY fd of the group (for counters)
+    int procs = -1;    // cgroup.procs, opened with the caller's credentials
+  };
+  std::vector<Group> groups_;
+};
+
+/** Sets the plan's rlimits on the calling process (the command, after fork, before exec). */
+bool apply_rlimits(const Plan& plan);
+
+}  // namespace cordon
