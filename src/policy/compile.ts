@@ -1,12 +1,12 @@
-// cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied.
-import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+// cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied, provenance kept.
+import { lstatSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { minimatch } from 'minimatch';
-
 import { CordonError } from '../errors.js';
-import type { Profile } from '../profile/load.js';
+import { describeOrigin, originOf, type Profile } from '../profile/load.js';
+import { expandedPathProblem, GLOB_CHARS, isAnyHost, isBroadWrite, lintDocument, type Problem } from '../profile/rules.js';
+import { formatPath } from '../profile/source.js';
 import {
   DEFAULT_ENV_ALLOW,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -16,8 +16,9 @@ import {
   SYSTEM_SECRETS,
   TREE_SECRET_GLOBS,
 } from './defaults.js';
+import { GlobIndex } from './globscan.js';
 import { parseNetRule } from './netrules.js';
-import type { NetRule, Policy } from './policy.js';
+import type { NetRule, Policy, RuleOrigin, SecretRef } from './policy.js';
 import { parseSize } from './sizes.js';
 
 export interface CompileOptions {
@@ -27,15 +28,19 @@ export interface CompileOptions {
   home?: string;
   /** Environment used for ${env:NAME}; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Cache for deny-glob scans, shared across compiles of one Sandbox (see refreshGlobDenies). */
+  globIndex?: GlobIndex;
 }
-
-const GLOB_CHARS = /[*?[\]{}]/;
 
 interface Ctx {
   workspace: string;
   home: string;
   env: NodeJS.ProcessEnv;
   source: string;
+}
+
+function fail(where: string, raw: string, problem: Problem): never {
+  throw new CordonError('POLICY_INVALID', `${where}: "${raw}": ${problem.message}`, { path: where, hint: problem.hint });
 }
 
 /** Expands ~ and ${…} variables; the result must be an absolute path without `..` segments. */
@@ -49,33 +54,14 @@ export function expandPath(raw: string, ctx: Ctx, field: string): string {
     if (name.startsWith('env:')) {
       const v = ctx.env[name.slice(4)];
       if (v === undefined || v === '') {
-        throw new CordonError('POLICY_INVALID', `${ctx.source}: ${field}: "${raw}": environment variable ${name.slice(4)} is not set`, {
-          file: ctx.source,
-          path: field,
-        });
+        fail(field, raw, { message: `environment variable ${name.slice(4)} is not set`, hint: 'set it in the environment cordon runs in, or drop the rule' });
       }
       return v;
     }
-    throw new CordonError('POLICY_INVALID', `${ctx.source}: ${field}: "${raw}": unknown variable \${${name}}`, {
-      file: ctx.source,
-      path: field,
-      hint: 'known variables: ${workspace}, ${home}, ${tmp}, ${env:NAME}',
-    });
+    fail(field, raw, { message: `unknown variable \${${name}}`, hint: 'known variables: ${workspace}, ${home}, ${tmp}, ${env:NAME}' });
   });
-  if (!path.isAbsolute(p)) {
-    throw new CordonError('POLICY_INVALID', `${ctx.source}: ${field}: "${raw}" is not absolute`, {
-      file: ctx.source,
-      path: field,
-      hint: 'start paths with /, ~/ or a variable such as ${workspace}',
-    });
-  }
-  if (p.split('/').includes('..')) {
-    throw new CordonError('POLICY_INVALID', `${ctx.source}: ${field}: "${raw}" contains ".." segments`, {
-      file: ctx.source,
-      path: field,
-      hint: 'write the path without .. so what it grants is plain to see',
-    });
-  }
+  const problem = expandedPathProblem(p);
+  if (problem) fail(field, raw, problem);
   return path.normalize(p).replace(/(.)\/$/, '$1');
 }
 
@@ -93,28 +79,42 @@ function isUnder(p: string, root: string): boolean {
 
 /** Finds files under `roots` whose path matches one of `globs` (no symlinks followed). */
 export function matchGlobs(roots: readonly string[], globs: readonly string[], limit = 200_000): string[] {
-  const out: string[] = [];
-  let seen = 0;
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (++seen > limit) {
-        throw new CordonError('POLICY_INVALID', `deny globs: more than ${limit} entries under ${roots.join(', ')}`, {
-          hint: 'narrow the writable trees or the deny globs',
-        });
-      }
-      if (globs.some((g) => minimatch(p, g, { dot: true }))) out.push(p);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  for (const root of roots) walk(root);
-  return out;
+  return new GlobIndex(limit).match(roots, globs);
+}
+
+/** What compile needs to redo the glob part of `fs.deny` later without recompiling. */
+interface GlobPlan {
+  /** Deny entries that are not glob hits. */
+  literal: readonly string[];
+  scans: ReadonlyArray<{ roots: readonly string[]; glob: string; origin: RuleOrigin }>;
+  allowSecrets: ReadonlySet<string>;
+  index: GlobIndex;
+}
+const globPlans = new WeakMap<Policy, GlobPlan>();
+
+function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
+  const hits = new Map<string, RuleOrigin>();
+  for (const s of plan.scans) {
+    for (const hit of plan.index.match(s.roots, [s.glob])) if (!plan.allowSecrets.has(hit) && !hits.has(hit)) hits.set(hit, s.origin);
+  }
+  return hits;
+}
+
+/**
+ * Brings the glob part of a policy's deny list up to date (files created or removed since it was
+ * compiled). Returns the same object when nothing changed; otherwise a new frozen Policy.
+ * The cost is one stat per directory under the scanned trees (none in `trusted` watcher mode).
+ */
+export function refreshGlobDenies(policy: Policy): Policy {
+  const plan = globPlans.get(policy);
+  if (!plan || plan.scans.length === 0) return policy;
+  const hits = globHits(plan);
+  const deny = [...new Set([...plan.literal, ...hits.keys()])].sort();
+  if (deny.length === policy.fs.deny.length && deny.every((d, i) => d === policy.fs.deny[i])) return policy;
+  const provenance = policy.provenance && { ...policy.provenance, deny: { ...policy.provenance.deny, ...Object.fromEntries(hits) } };
+  const next = deepFreeze({ ...policy, fs: { ...policy.fs, deny }, ...(provenance ? { provenance } : {}) });
+  globPlans.set(next, plan);
+  return next;
 }
 
 export function compilePolicy(profile: Profile, options: CompileOptions): Policy {
@@ -126,40 +126,71 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const ctx: Ctx = { workspace, home, env: options.env ?? process.env, source: profile.files.at(-1) ?? profile.name };
   const doc = profile.doc;
   const fs = doc.filesystem ?? {};
+  const unsafe = doc.unsafe ?? {};
 
-  const expandAll = (list: readonly string[] | undefined, field: string): string[] =>
-    (list ?? []).map((raw, i) => expandPath(raw, ctx, `${field}[${i}]`));
-  const literal = (list: string[], field: string): string[] => {
-    for (const p of list) {
-      if (GLOB_CHARS.test(p)) {
-        throw new CordonError('POLICY_INVALID', `${ctx.source}: ${field}: "${p}": globs are only allowed in filesystem.deny`, {
-          file: ctx.source,
-          path: field,
-        });
-      }
-    }
+  // Entry-level problems (API and CLI overrides never went through the file loader).
+  const problems = lintDocument(doc);
+  if (problems.length > 0) {
+    const located = (path: (string | number)[]) => {
+      const [section, field, i] = path;
+      const list = (doc as unknown as Record<string, Record<string, unknown> | undefined>)[String(section)]?.[String(field)];
+      return Array.isArray(list) && typeof i === 'number' ? where(`${String(section)}.${String(field)}`, String(list[i])) : where(formatPath(path));
+    };
+    const lines = problems.map((p) => `${located(p.path)}: ${p.message}`);
+    throw new CordonError('POLICY_INVALID', lines.join('\n'), { path: formatPath(problems[0]!.path), hint: problems[0]!.hint });
+  }
+
+  /** `file:line:col filesystem.write[0]` of an entry, or the field name when its origin is unknown. */
+  function where(field: string, value?: string): string {
+    const base = field.replace(/\[\d+\]$/, '');
+    const o = originOf(profile, base, value) ?? originOf(profile, field);
+    return o ? describeOrigin(o) : `${ctx.source}: ${field}`;
+  }
+  const origin = (field: string, value: string): RuleOrigin => ({ rule: value, source: where(field, value) });
+  const builtin = (what: string, value: string): RuleOrigin => ({ rule: value, source: `built-in: ${what}` });
+
+  const expandAll = (list: readonly string[] | undefined, field: string): Array<[string, string]> =>
+    (list ?? []).map((raw) => [raw, expandPath(raw, ctx, where(field, raw))]);
+  const literal = (list: Array<[string, string]>, field: string): Array<[string, string]> => {
+    for (const [raw, p] of list) if (GLOB_CHARS.test(p)) fail(where(field, raw), raw, { message: `globs are only allowed in filesystem.deny` });
     return list;
   };
 
   // Read and write roots are resolved to real paths; a root that does not exist grants nothing.
-  const readRaw = literal(fs.read ? expandAll(fs.read, 'filesystem.read') : [...SYSTEM_READ], 'filesystem.read');
+  const readRaw = literal(
+    fs.read ? expandAll(fs.read, 'filesystem.read') : SYSTEM_READ.map((p): [string, string] => [p, p]),
+    'filesystem.read',
+  );
   const writeRaw = literal(expandAll(fs.write, 'filesystem.write'), 'filesystem.write');
-  for (const p of writeRaw) {
-    if (p === '/') {
-      throw new CordonError('POLICY_INVALID', `${ctx.source}: filesystem.write: "/" makes the whole host writable`, {
-        file: ctx.source,
-        path: 'filesystem.write',
+  for (const [raw, p] of writeRaw) {
+    if (isBroadWrite(p, home) && !unsafe.allowBroadWrite) {
+      fail(where('filesystem.write', raw), raw, {
+        message: `makes ${p === '/' ? 'the whole host' : `${p} (a system or home tree)`} writable`,
+        hint: 'name the directories that need writing; to mean it, set "unsafe": {"allowBroadWrite": true}',
       });
     }
   }
-  const resolveRoots = (list: string[]) => [...new Set(list.map(realOrUndefined).filter((p): p is string => !!p))].sort();
+  const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin>, deny: {} as Record<string, RuleOrigin> };
+  const resolveRoots = (list: Array<[string, string]>, field: 'read' | 'write', dflt: boolean): string[] => {
+    const out = new Set<string>();
+    for (const [raw, p] of list) {
+      const real = realOrUndefined(p);
+      if (!real) continue;
+      out.add(real);
+      prov[field][real] ??= dflt ? builtin('default system paths (no filesystem.read in the profile)', raw) : origin(`filesystem.${field}`, raw);
+    }
+    return [...out].sort();
+  };
   // ${tmp} names the sandbox's private /tmp, which is always writable; never bind the host's.
-  const write = resolveRoots(writeRaw).filter((p) => p !== '/tmp');
-  const read = resolveRoots(readRaw);
+  const write = resolveRoots(writeRaw, 'write', false).filter((p) => p !== '/tmp');
+  const read = resolveRoots(readRaw, 'read', !fs.read);
   // Read roots that are symlinks (merged /usr: /bin -> usr/bin) stay visible as links.
-  for (const p of readRaw) {
+  for (const [raw, p] of readRaw) {
     try {
-      if (lstatSync(p).isSymbolicLink() && !read.includes(p)) read.push(p);
+      if (lstatSync(p).isSymbolicLink() && !read.includes(p)) {
+        read.push(p);
+        prov.read[p] ??= fs.read ? origin('filesystem.read', raw) : builtin('default system paths', raw);
+      }
     } catch {
       /* missing: grants nothing */
     }
@@ -168,61 +199,73 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
 
   // Protected paths: a symlink there could redirect the host's later use of it; refuse to run.
   const protectedPaths = literal(expandAll(fs.protected, 'filesystem.protected'), 'filesystem.protected');
-  for (const p of protectedPaths) {
+  for (const [raw, p] of protectedPaths) {
+    prov.protected[p] ??= origin('filesystem.protected', raw);
+    let link = false;
     try {
-      if (lstatSync(p).isSymbolicLink()) {
-        throw new CordonError('POLICY_INVALID', `protected path is a symlink: ${p} -> refusing to run`, {
-          path: 'filesystem.protected',
-          hint: 'remove the link or its target from the workspace',
-        });
-      }
-    } catch (err) {
-      if (err instanceof CordonError) throw err;
+      link = lstatSync(p).isSymbolicLink();
+    } catch {
+      /* missing: protected all the same (nothing to follow) */
+    }
+    if (link) {
+      throw new CordonError('POLICY_INVALID', `${where('filesystem.protected', raw)}: protected path is a symlink: ${p} -> refusing to run`, {
+        path: 'filesystem.protected',
+        hint: 'remove the link or its target from the workspace',
+      });
     }
   }
 
   // Deny: literal paths (and their real targets), globs, and the built-in secrets.
-  const allowSecrets = new Set(expandAll(fs.allowSecrets, 'filesystem.allowSecrets'));
+  const allowSecrets = new Set(expandAll(fs.allowSecrets, 'filesystem.allowSecrets').map(([, p]) => p));
   const deny = new Set<string>();
-  const denyGlobs: string[] = [];
-  const addDeny = (p: string) => {
+  const denyGlobs: Array<{ glob: string; origin: RuleOrigin }> = [];
+  const addDeny = (p: string, o: RuleOrigin) => {
     if (GLOB_CHARS.test(p)) {
-      denyGlobs.push(p);
+      denyGlobs.push({ glob: p, origin: o });
       return;
     }
     deny.add(p);
+    prov.deny[p] ??= o;
     const real = realOrUndefined(p);
-    if (real && real !== p) deny.add(real);
+    if (real && real !== p) {
+      deny.add(real);
+      prov.deny[real] ??= o;
+    }
   };
-  expandAll(fs.deny, 'filesystem.deny').forEach(addDeny);
+  for (const [raw, p] of expandAll(fs.deny, 'filesystem.deny')) addDeny(p, origin('filesystem.deny', raw));
   for (const rel of HOME_SECRETS) {
     const p = path.join(home, rel);
-    if (!allowSecrets.has(p)) addDeny(p);
+    if (!allowSecrets.has(p)) addDeny(p, builtin('home credentials (HOME_SECRETS)', `~/${rel}`));
   }
-  for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p);
+  for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
   const globRoots = [...new Set([...write, workspace])];
-  for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push(path.join(root, g));
-  for (const g of denyGlobs) {
-    // Globs with a literal directory prefix are matched only below it.
-    const base = g.split('/').findIndex((seg) => GLOB_CHARS.test(seg));
-    const prefix = g.split('/').slice(0, base).join('/') || '/';
-    if (!existsSync(prefix)) continue;
+  for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g) });
+  const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin }> = [];
+  for (const { glob, origin: o } of denyGlobs) {
+    // Globs with a literal directory prefix are matched only below it, and only where it is visible.
+    const segs = glob.split('/');
+    const base = segs.findIndex((seg) => GLOB_CHARS.test(seg));
+    const prefix = segs.slice(0, base).join('/') || '/';
     const roots = [...read, ...write].filter((r) => isUnder(prefix, r) || isUnder(r, prefix));
     if (roots.length === 0) continue;
-    const scanRoots = roots.map((r) => (isUnder(prefix, r) ? prefix : r));
-    for (const hit of matchGlobs([...new Set(scanRoots)], [g])) if (!allowSecrets.has(hit)) deny.add(hit);
+    scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o });
+  }
+  const plan: GlobPlan = { literal: [...deny], scans, allowSecrets, index: options.globIndex ?? new GlobIndex() };
+  const hits = globHits(plan);
+  for (const [hit, o] of hits) {
+    deny.add(hit);
+    prov.deny[hit] ??= o;
   }
 
   const net = doc.network ?? {};
   const rules: NetRule[] = [];
   const addRules = (list: readonly string[] | undefined, action: 'allow' | 'deny') =>
     (list ?? []).forEach((text, i) => {
-      const parsed = parseNetRule(text, action, `${ctx.source}: network.${action}[${i}]`, net.allowPrivate ?? false);
-      if (!parsed.ok) {
-        throw new CordonError('POLICY_INVALID', `${ctx.source}: network.${action}[${i}]: ${parsed.reason}`, {
-          file: ctx.source,
-          path: `network.${action}[${i}]`,
-        });
+      const src = where(`network.${action}[${i}]`, text);
+      const parsed = parseNetRule(text, action, src, net.allowPrivate ?? false);
+      if (!parsed.ok) fail(src, text, { message: parsed.reason });
+      if (action === 'allow' && isAnyHost(parsed.rule.host) && !unsafe.allowAnyHost) {
+        fail(src, text, { message: 'allows every host', hint: 'to mean it, set "unsafe": {"allowAnyHost": true}' });
       }
       rules.push(parsed.rule);
     });
@@ -234,9 +277,35 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const size = (v: number | string | undefined, field: string, dflt?: number): number | undefined => {
     if (v === undefined) return dflt;
     const n = parseSize(v);
-    if (n === undefined) throw new CordonError('POLICY_INVALID', `${ctx.source}: limits.${field}: bad size "${v}"`, { path: `limits.${field}` });
+    if (n === undefined) fail(where(`limits.${field}`), String(v), { message: 'bad size', hint: 'a size like 512m, 2g or 65536' });
     return n;
   };
+
+  // Environment and secrets.
+  const envAllow = [...new Set([...DEFAULT_ENV_ALLOW, ...(doc.env?.allow ?? [])])];
+  const envDeny = doc.env?.deny ?? [];
+  const envProv: Record<string, RuleOrigin> = {};
+  for (const n of DEFAULT_ENV_ALLOW) envProv[`allow:${n}`] = builtin('default environment (DEFAULT_ENV_ALLOW)', n);
+  for (const n of doc.env?.allow ?? []) envProv[`allow:${n}`] = origin('env.allow', n);
+  for (const n of envDeny) envProv[`deny:${n}`] = origin('env.deny', n);
+  for (const n of Object.keys(doc.env?.set ?? {})) envProv[`set:${n}`] = { rule: n, source: where(`env.set.${n}`) };
+  const secrets: SecretRef[] = [];
+  for (const [name, src] of Object.entries(doc.secrets ?? {})) {
+    const source = where(`secrets.${name}`);
+    const matchesDeny = envDeny.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
+    if (matchesDeny) fail(source, name, { message: 'the secret is handed over as a variable that env.deny refuses', hint: 'rename the secret or drop the env.deny entry' });
+    secrets.push(
+      'fromEnv' in src
+        ? { name, fromEnv: src.fromEnv, source }
+        : { name, fromFile: expandPath(src.fromFile, ctx, `${source}.fromFile`), source },
+    );
+  }
+
+  const fields: Record<string, RuleOrigin> = {};
+  for (const key of ['network.mode', 'network.allowPrivate', ...Object.keys(limits).map((k) => `limits.${k}`), ...Object.keys(unsafe).map((k) => `unsafe.${k}`)]) {
+    const o = originOf(profile, key);
+    if (o) fields[key] = { rule: key, source: describeOrigin(o) };
+  }
 
   const policy: Policy = {
     name: profile.name,
@@ -245,16 +314,12 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     fs: {
       read,
       write,
-      protected: [...new Set(protectedPaths)].sort(),
+      protected: [...new Set(protectedPaths.map(([, p]) => p))].sort(),
       deny: [...deny].sort(),
-      denyGlobs,
+      denyGlobs: denyGlobs.map((g) => g.glob),
     },
     network: { mode, rules, hosts: net.hosts ?? {} },
-    env: {
-      allow: [...new Set([...DEFAULT_ENV_ALLOW, ...(doc.env?.allow ?? [])])],
-      deny: doc.env?.deny ?? [],
-      set: { ...(doc.env?.set ?? {}) },
-    },
+    env: { allow: envAllow, deny: envDeny, set: { ...(doc.env?.set ?? {}) } },
     limits: {
       tmpBytes: size(limits.tmpSize, 'tmpSize', DEFAULT_TMP_BYTES) ?? DEFAULT_TMP_BYTES,
       memoryBytes: size(limits.memory, 'memory'),
@@ -264,13 +329,22 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
       timeoutMs: limits.timeout === undefined ? undefined : limits.timeout * 1000,
       maxOutputBytes: size(limits.maxOutput, 'maxOutput', DEFAULT_MAX_OUTPUT_BYTES),
     },
-    weaker: { allowMissingLandlock: doc.unsafe?.allowMissingLandlock ?? false },
+    weaker: {
+      allowMissingLandlock: unsafe.allowMissingLandlock ?? false,
+      allowBroadWrite: unsafe.allowBroadWrite ?? false,
+      allowAnyHost: unsafe.allowAnyHost ?? false,
+      allowAllEnv: unsafe.allowAllEnv ?? false,
+    },
+    secrets,
+    provenance: { ...prov, env: envProv, fields },
   };
-  return deepFreeze(policy);
+  const frozen = deepFreeze(policy);
+  globPlans.set(frozen, plan);
+  return frozen;
 }
 
 function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
   }

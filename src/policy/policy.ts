@@ -66,6 +66,40 @@ export interface LimitsPolicy {
 export interface WeakerPolicy {
   /** Run even when Landlock is not available in this kernel. */
   readonly allowMissingLandlock?: boolean;
+  /** The profile acknowledged a writable root that is /, a system tree or the whole home. */
+  readonly allowBroadWrite?: boolean;
+  /** The profile acknowledged a network allow rule for any host. */
+  readonly allowAnyHost?: boolean;
+  /** The profile acknowledged passing the whole caller environment. */
+  readonly allowAllEnv?: boolean;
+}
+
+/** Where a compiled entry came from: the rule as written and `file:line:col json.path` (or `built-in: …`). */
+export interface RuleOrigin {
+  readonly rule: string;
+  readonly source: string;
+}
+
+/** Provenance of every compiled entry, for `cordon profile explain`, diff and managed-floor errors. */
+export interface PolicyProvenance {
+  /** Keyed by the compiled path (fs), pattern (env) or field name (`network.mode`, `limits.memory`, `unsafe.*`). */
+  readonly read: Readonly<Record<string, RuleOrigin>>;
+  readonly write: Readonly<Record<string, RuleOrigin>>;
+  readonly protected: Readonly<Record<string, RuleOrigin>>;
+  readonly deny: Readonly<Record<string, RuleOrigin>>;
+  readonly env: Readonly<Record<string, RuleOrigin>>;
+  readonly fields: Readonly<Record<string, RuleOrigin>>;
+}
+
+/** A named secret handed to commands as an environment variable. The value is never part of the Policy. */
+export interface SecretRef {
+  /** The variable name the command sees. */
+  readonly name: string;
+  /** The caller's variable holding the value, or */
+  readonly fromEnv?: string;
+  /** the host file holding it (absolute; one trailing newline dropped). */
+  readonly fromFile?: string;
+  readonly source: string;
 }
 
 export interface Policy {
@@ -80,4 +114,8 @@ export interface Policy {
   readonly env: EnvPolicy;
   readonly limits: LimitsPolicy;
   readonly weaker: WeakerPolicy;
+  /** Secrets handed to every command (values resolved by the Sandbox, redacted from output). */
+  readonly secrets?: readonly SecretRef[];
+  /** Where each entry came from (absent for policies built by hand). */
+  readonly provenance?: PolicyProvenance;
 }

@@ -1,6 +1,18 @@
 // cordon – the profile language (version 1) as a zod schema: the single source of truth for validation and profiles/schema.json.
 import { z } from 'zod';
 
+/**
+ * JSON has no comments, so every object in a profile accepts a `"//"` key: a string or a list of
+ * strings that cordon ignores. `cordon profile init` writes its explanations there.
+ */
+const comment = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .describe('A comment: ignored by cordon, kept for the people who review the profile.');
+
+/** An environment variable name (POSIX shell rules). */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 const pathList = z
   .array(z.string().min(1, 'a path may not be empty'))
   .describe('Paths: absolute, `~/…`, or starting with a variable such as ${workspace}, ${home}, ${tmp}, ${env:NAME}.');
@@ -12,6 +24,7 @@ export const sizeSchema = z
 
 export const filesystemSchema = z
   .strictObject({
+    '//': comment,
     read: pathList.optional().describe('Trees readable (and executable). Everything else is absent from the sandbox.'),
     write: pathList.optional().describe('Trees readable and writable.'),
     protected: pathList
@@ -28,6 +41,7 @@ export const filesystemSchema = z
 
 export const networkSchema = z
   .strictObject({
+    '//': comment,
     mode: z
       .enum(['none', 'allowlist', 'host'])
       .optional()
@@ -44,7 +58,8 @@ export const networkSchema = z
 
 export const envSchema = z
   .strictObject({
-    allow: z.array(z.string().min(1)).optional().describe('Variable names passed from the caller; NAME or PREFIX_*.'),
+    '//': comment,
+    allow: z.array(z.string().min(1)).optional().describe('Variable names passed from the caller; NAME or PREFIX_*. A bare * needs unsafe.allowAllEnv.'),
     deny: z.array(z.string().min(1)).optional().describe('Variable names never passed (wins over allow).'),
     set: z.record(z.string(), z.string()).optional().describe('Variables set to fixed values.'),
   })
@@ -52,6 +67,7 @@ export const envSchema = z
 
 export const limitsSchema = z
   .strictObject({
+    '//': comment,
     tmpSize: sizeSchema.optional().describe('Size of the private /tmp.'),
     memory: sizeSchema.optional().describe('Memory limit for the whole command tree.'),
     pids: z.number().int().positive().optional().describe('Maximum number of processes.'),
@@ -64,16 +80,50 @@ export const limitsSchema = z
 
 export const unsafeSchema = z
   .strictObject({
+    '//': comment,
     allowMissingLandlock: z
       .boolean()
       .optional()
       .describe('Run even when the kernel has no Landlock (mount namespace only). Logged on every run.'),
+    allowBroadWrite: z
+      .boolean()
+      .optional()
+      .describe('Acknowledge a writable root that is /, a top-level system directory or your whole home.'),
+    allowAnyHost: z
+      .boolean()
+      .optional()
+      .describe('Acknowledge a network allow rule for any host (*, 0.0.0.0/0, ::/0).'),
+    allowAllEnv: z.boolean().optional().describe('Acknowledge env.allow ["*"]: the whole caller environment, secrets included.'),
   })
   .describe('Explicit opt-ins to run with less protection. Each is logged.');
+
+const secretSource = z.union([
+  z
+    .strictObject({
+      '//': comment,
+      fromEnv: z.string().regex(ENV_NAME, 'an environment variable name').describe("Variable in the caller's environment holding the value."),
+      description: z.string().optional(),
+    })
+    .describe('A secret read from the caller\'s environment.'),
+  z
+    .strictObject({
+      '//': comment,
+      fromFile: z.string().min(1).describe('File holding the value (one trailing newline is dropped); a path like the filesystem rules.'),
+      description: z.string().optional(),
+    })
+    .describe('A secret read from a file on the host.'),
+]);
+
+export const secretsSchema = z
+  .record(z.string().regex(ENV_NAME, 'a secret name is the environment variable it is handed over as (A-Z, 0-9, _)'), secretSource)
+  .describe(
+    'Named secrets handed to every command as environment variables. Their values are redacted from captured output, the audit log and errors.',
+  );
 
 export const profileSchema = z
   .strictObject({
     $schema: z.string().optional(),
+    '//': comment,
     version: z.literal(1).describe('Profile language version.'),
     description: z.string().optional().describe('What this profile is for.'),
     extends: z
@@ -84,8 +134,16 @@ export const profileSchema = z
     network: networkSchema.optional(),
     env: envSchema.optional(),
     limits: limitsSchema.optional(),
+    secrets: secretsSchema.optional(),
     unsafe: unsafeSchema.optional(),
   })
   .describe('A cordon sandbox profile.');
 
 export type ProfileDocument = z.infer<typeof profileSchema>;
+export type SecretSource = z.infer<typeof secretSource>;
+
+/** The JSON Schema of the profile language (profiles/schema.json is this, pretty-printed). */
+export function profileJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(profileSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  return { title: 'cordon profile (version 1)', ...schema };
+}

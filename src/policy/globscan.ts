@@ -1,0 +1,109 @@
+// cordon – finds the files a deny glob (`**/.env`) matches, keeping a per-directory cache so a rescan costs one stat per directory.
+//
+// A directory's mtime changes whenever an entry is created, removed or renamed in it, so a directory
+// whose mtime is unchanged since it was read has the same entries: its listing and its glob hits are
+// reused. A watcher (watch.ts) may also mark directories dirty; in `trusted` mode only those are
+// re-read and the stat walk is skipped altogether.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { Minimatch } from 'minimatch';
+
+import { CordonError } from '../errors.js';
+
+interface DirEntry {
+  readonly name: string;
+  readonly isDir: boolean;
+}
+
+interface CachedDir {
+  /** mtime and inode (as bigint ns) when the listing was taken; -1n when unreadable. */
+  mtime: bigint;
+  ino: bigint;
+  entries: readonly DirEntry[];
+}
+
+export interface GlobScanStats {
+  /** Directories visited in the last match(). */
+  dirs: number;
+  /** Of those, directories whose listing had to be read again. */
+  reread: number;
+}
+
+export class GlobIndex {
+  private readonly dirs = new Map<string, CachedDir>();
+  private readonly dirty = new Set<string>();
+  private readonly matchers = new Map<string, Minimatch>();
+  /** Set by a watcher once it covers every root: skip the stat walk, re-read only dirty directories. */
+  trusted = false;
+  readonly stats: GlobScanStats = { dirs: 0, reread: 0 };
+
+  constructor(private readonly limit = 200_000) {}
+
+  /** Marks a directory (and so its listing) as changed. */
+  markDirty(dir: string): void {
+    this.dirty.add(dir);
+  }
+
+  private matcher(glob: string): Minimatch {
+    let m = this.matchers.get(glob);
+    if (!m) {
+      m = new Minimatch(glob, { dot: true });
+      this.matchers.set(glob, m);
+    }
+    return m;
+  }
+
+  private listing(dir: string): readonly DirEntry[] | undefined {
+    const cached = this.dirs.get(dir);
+    if (cached && this.trusted && !this.dirty.has(dir)) return cached.entries;
+    let st;
+    try {
+      st = statSync(dir, { bigint: true });
+    } catch {
+      this.dirs.delete(dir);
+      return undefined;
+    }
+    if (cached && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached.entries;
+    this.dirty.delete(dir);
+    this.stats.reread++;
+    let entries: DirEntry[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true }).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
+    } catch {
+      entries = [];
+    }
+    // The stat before readdir: a change in between shows up as a newer mtime next time.
+    this.dirs.set(dir, { mtime: st.mtimeNs, ino: st.ino, entries });
+    return entries;
+  }
+
+  /**
+   * Paths under `roots` matching any of `globs` (absolute minimatch patterns, dotfiles included).
+   * Symlinks are not followed; a matching directory is returned and not descended into.
+   */
+  match(roots: readonly string[], globs: readonly string[]): string[] {
+    const matchers = globs.map((g) => this.matcher(g));
+    const out: string[] = [];
+    let seen = 0;
+    this.stats.dirs = 0;
+    this.stats.reread = 0;
+    const walk = (dir: string): void => {
+      const entries = this.listing(dir);
+      this.stats.dirs++;
+      if (!entries) return;
+      for (const e of entries) {
+        if (++seen > this.limit) {
+          throw new CordonError('POLICY_INVALID', `deny globs: more than ${this.limit} entries under ${roots.join(', ')}`, {
+            hint: 'narrow the writable trees or the deny globs',
+          });
+        }
+        const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
+        if (matchers.some((m) => m.match(p))) out.push(p);
+        else if (e.isDir) walk(p);
+      }
+    };
+    for (const root of new Set(roots)) walk(path.resolve(root));
+    return out.sort();
+  }
+}
