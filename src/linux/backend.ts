@@ -17,6 +17,7 @@ import { encodeCommand, planLinux, type LinuxPlan } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
+import { limitFromRecords, removeLauncherCgroups } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
   readonly plan: LinuxPlan;
@@ -55,6 +56,7 @@ export function createLinuxBackend(): PlatformBackend {
       const status = child.stdio[3] as unknown as Readable & Writable;
       const state: RecordState = { violations: [] };
       let pending = '';
+      let killed = false; // by us (timeout, abort, output cap, kill())
       status.setEncoding('utf8');
       status.on('data', (chunk: string) => {
         pending += chunk;
@@ -72,31 +74,43 @@ export function createLinuxBackend(): PlatformBackend {
         child.on('error', (err) => reject(new CordonError('SETUP_FAILED', `could not start the launcher: ${err.message}`, { step: 'spawn' })));
         child.on('close', (code, signal) => {
           if (pending) applyRecord(state, pending);
-          const exit: BackendExit = { exitCode: null, signal: null, violations: state.violations };
-          if (state.setupError) {
-            exit.setupError = state.setupError;
-            exit.exitCode = 125;
-          } else if (state.exit) {
-            exit.exitCode = state.exit.code;
-            exit.signal = state.exit.signal;
-            if (state.execError) exit.execError = state.execError;
-          } else if (signal) {
-            exit.signal = signal; // the launcher itself was killed (timeout, abort, kill())
-          } else {
-            exit.exitCode = code;
-            if (state.started === undefined && code !== 0) {
-              exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `launcher exited with ${code} before the command started` };
-            }
-          }
-          resolve(exit);
+          // A SIGKILLed launcher could not remove its cgroups; its tree is dying with it.
+          void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => resolve(toExit(code, signal)));
         });
       });
+      const toExit = (code: number | null, signal: NodeJS.Signals | null): BackendExit => {
+        const exit: BackendExit = { exitCode: null, signal: null, violations: state.violations };
+        if (state.setupError) {
+          exit.setupError = state.setupError;
+          exit.exitCode = 125;
+        } else if (state.exit) {
+          exit.exitCode = state.exit.code;
+          exit.signal = state.exit.signal;
+          if (state.execError) exit.execError = state.execError;
+          exit.limit = limitFromRecords(exit, state.limitHits ?? new Map(), state.cpuTimeUs, plan.limits);
+        } else if (signal) {
+          exit.signal = signal; // the launcher itself was killed (timeout, abort, kill())
+          if (!killed && state.started === undefined) {
+            // Killed by someone else before the command ran: the sandbox never existed (fail closed).
+            exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `the launcher was killed by ${signal} before the command started` };
+          }
+        } else {
+          exit.exitCode = code;
+          if (state.started === undefined && code !== 0) {
+            exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `launcher exited with ${code} before the command started` };
+          }
+        }
+        return exit;
+      };
       return {
         stdin: child.stdin,
         stdout: child.stdout,
         stderr: child.stderr,
         kill(sig: NodeJS.Signals = 'SIGKILL') {
-          if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+          if (child.exitCode === null && child.signalCode === null) {
+            killed ||= sig === 'SIGKILL';
+            child.kill(sig);
+          }
         },
         exited,
       };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { CordonError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landlock.js';
+import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './limits.js';
 import type { LinuxProbe } from './probe.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
@@ -31,6 +32,8 @@ export interface LinuxPlan {
   landlockRules: { access: bigint; path: string }[];
   seccomp: Buffer;
   notifyErrno: Array<[number, number]>;
+  /** Resource limits: cgroup parents (for cleanup), whether counters are reported, the CPU limit. */
+  limits: LimitsPlan;
   /** The static records, encoded. */
   encoded: Buffer;
   warnings: string[];
@@ -139,6 +142,8 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   for (const r of rules) w.fields(Tag.landlockRule, r.access.toString(), r.path);
   w.record(Tag.seccomp, program);
   for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
+  const sites = detectCgroups();
+  const limits = encodeLimits(w, policy.limits, limitSupport(probe.uid, probe.kernel, sites), sites);
   return {
     namespaces,
     mounts,
@@ -148,6 +153,7 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
     landlockRules: rules,
     seccomp: program,
     notifyErrno,
+    limits,
     encoded: w.toBuffer(),
     warnings,
   };

@@ -19,6 +19,10 @@ export interface RecordState {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   started?: number;
   violations: Violation[];
+  /** `LIMIT <label> <count>`: kernel limit counters that moved (oom kills, refused forks). */
+  limitHits?: Map<string, number>;
+  /** `CPUTIME <µs>`: the command process's own CPU time. */
+  cpuTimeUs?: number;
 }
 
 function signalName(n: number): NodeJS.Signals | null {
@@ -66,6 +70,17 @@ export function applyRecord(state: RecordState, line: string): void {
       }
       break;
     }
+    case 'LIMIT': {
+      const [label = '?', count = '0'] = rest;
+      (state.limitHits ??= new Map()).set(label, Number(count));
+      const detail =
+        label === 'oom' ? `the memory limit was reached; the kernel killed ${count} process(es)` : label === 'pids' ? `the pids limit refused ${count} fork(s)` : `${label} limit hit ${count} time(s)`;
+      state.violations.push({ kind: 'limit', what: label, detail, source: 'limit' });
+      break;
+    }
+    case 'CPUTIME':
+      state.cpuTimeUs = Number(rest[0]);
+      break;
     default:
       break;
   }

@@ -13,6 +13,11 @@ export const Tag = {
   namespaces: 10,
   notifyErrno: 11,
   landlockAbi: 12,
+  // 40..59: resource limits (native/launcher/limits.h; encoded by limits.ts)
+  limitCgroup: 40,
+  limitCgset: 41,
+  limitRlimit: 42,
+  limitCounter: 43,
   end: 99,
 } as const;
 

@@ -2,7 +2,7 @@
 import type { Readable, Writable } from 'node:stream';
 
 import type { Policy } from '../policy/policy.js';
-import type { Violation } from '../sandbox/result.js';
+import type { LimitKind, Violation } from '../sandbox/result.js';
 
 /** What a backend can enforce on this machine (`cordon doctor`). */
 export interface LayerReport {
@@ -37,6 +37,8 @@ export interface BackendExit {
   /** Set when the command itself could not be executed (126/127). */
   execError?: { errno: number; path: string };
   violations: Violation[];
+  /** A limit the kernel enforced (oom, pids, cpu) that ended the command, when the backend can tell. */
+  limit?: LimitKind | null;
 }
 
 export interface RunningCommand {

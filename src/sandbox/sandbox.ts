@@ -5,7 +5,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 
 import { CordonError, errnoName } from '../errors.js';
 import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
-import type { PlatformBackend, PreparedPolicy, BackendExit } from '../platform/backend.js';
+import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand } from '../platform/backend.js';
 import { selectBackend } from '../platform/select.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { Policy } from '../policy/policy.js';
@@ -63,6 +63,29 @@ export interface SandboxProcess {
   readonly result: Promise<ExecResult>;
 }
 
+/** Audit writes never fail or block a command: a throwing logger (full disk, closed fd) is ignored. */
+function audit(log: AuditLogger | undefined, level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
+  try {
+    log?.[level](obj, msg);
+  } catch {
+    // the command's result matters more than its log line
+  }
+}
+
+/** Runs in flight in this process: on exit, each is killed and gets its exec.end (sync file logs). */
+const inFlight = new Set<(reason: string) => void>();
+let exitHook = false;
+function trackRun(onExit: (reason: string) => void): () => void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const f of [...inFlight]) f('caller_exit');
+    });
+  }
+  inFlight.add(onExit);
+  return () => inFlight.delete(onExit);
+}
+
 function overlay(options: SandboxOptions): ProfileDocument {
   const env = options.env;
   return {
@@ -97,8 +120,14 @@ export class Sandbox {
     });
     const backend = await selectBackend();
     const prepared = await backend.prepare(policy);
-    const log = createAuditLogger(options.log);
-    for (const warning of prepared.warnings) log?.warn({ event: 'sandbox.weaker', profile: policy.name, warning }, warning);
+    let log: AuditLogger | undefined;
+    try {
+      log = createAuditLogger(options.log);
+    } catch (e) {
+      // An unwritable log path must not stop commands; say so once, where the caller sees it.
+      process.emitWarning(`cordon: audit log disabled: ${(e as Error).message}`, { code: 'CORDON_AUDIT_LOG' });
+    }
+    for (const warning of prepared.warnings) audit(log, 'warn', { event: 'sandbox.weaker', profile: policy.name, warning }, warning);
     return new Sandbox(policy, backend, prepared, log, callerEnv);
   }
 
@@ -133,9 +162,29 @@ export class Sandbox {
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;
     const log = this.log?.child({ runId, profile: this.policy.name });
-    log?.info({ event: 'exec.start', argv, cwd }, 'exec start');
-
-    const running = this.backend.start(this.prepared, { argv, cwd, env, runId });
+    audit(log, 'info', { event: 'exec.start', argv, cwd }, 'exec start');
+    let ended = false;
+    const logEnd = (fields: object) => {
+      if (ended) return;
+      ended = true;
+      untrack();
+      audit(log, 'info', { event: 'exec.end', durationMs: performance.now() - started, ...fields }, 'exec end');
+    };
+    let current: RunningCommand | undefined;
+    const untrack = trackRun((reason) => {
+      current?.kill('SIGKILL');
+      logEnd({ exitCode: null, signal: null, limit: null, reason });
+    });
+    const running = (() => {
+      try {
+        return this.backend.start(this.prepared, { argv, cwd, env, runId });
+      } catch (e) {
+        audit(log, 'error', { event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
+        logEnd({ exitCode: null, signal: null, limit: null, setupFailed: true });
+        throw e;
+      }
+    })();
+    current = running;
     let limit: LimitKind | null = null;
     const end = (why: LimitKind) => {
       limit ??= why;
@@ -169,7 +218,8 @@ export class Sandbox {
         const durationMs = performance.now() - started;
         if (exit.setupError) {
           const e = exit.setupError;
-          log?.error({ event: 'exec.setup_failed', ...e, durationMs }, 'sandbox setup failed');
+          audit(log, 'error', { event: 'exec.setup_failed', ...e, durationMs }, 'sandbox setup failed');
+          logEnd({ exitCode: exit.exitCode, signal: null, limit, setupFailed: true });
           throw new CordonError('SETUP_FAILED', `sandbox setup failed at ${e.step}: ${e.syscall}: ${e.detail || ''} (errno ${e.errno})`.replace(': :', ':'), {
             step: e.step,
             syscall: e.syscall,
@@ -181,7 +231,11 @@ export class Sandbox {
           ? `${exit.execError.path}: ${exit.execError.errno === 2 ? 'command not found' : `cannot execute (${errnoName(exit.execError.errno)})`}`
           : undefined;
         const violations: Violation[] = [...exit.violations, ...violationsFromStderr(stderrBuf)];
+        // Limits cordon enforced itself; kernel-enforced ones (oom, pids) come with their own violation.
         if (limit && limit !== 'abort') violations.push({ kind: 'limit', what: limit, detail: `the ${limit} limit ended the command`, source: 'limit' });
+        limit ??= exit.limit ?? null;
+        if (limit === 'cpu' && !violations.some((v) => v.kind === 'limit'))
+          violations.push({ kind: 'limit', what: 'cpu', detail: 'the CPU time limit ended the command', source: 'limit' });
         const res: ExecResult = {
           exitCode: exit.exitCode,
           signal: exit.signal,
@@ -195,13 +249,15 @@ export class Sandbox {
           ...(execError ? { execError } : {}),
           runId,
         };
-        for (const v of violations) log?.warn({ event: 'violation', ...v }, `violation: ${v.kind} ${v.what}`);
-        log?.info({ event: 'exec.end', exitCode: res.exitCode, signal: res.signal, durationMs, limit, violations: violations.length }, 'exec end');
+        for (const v of violations) audit(log, 'warn', { event: 'violation', ...v }, `violation: ${v.kind} ${v.what}`);
+        logEnd({ exitCode: res.exitCode, signal: res.signal, limit, truncated: res.truncated, violations: violations.length });
         return res;
       },
       (e: unknown) => {
         if (timer) clearTimeout(timer);
-        log?.error({ event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
+        options.signal?.removeEventListener('abort', onAbort);
+        audit(log, 'error', { event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
+        logEnd({ exitCode: null, signal: null, limit, setupFailed: true });
         throw e;
       },
     );
