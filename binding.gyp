@@ -19,10 +19,23 @@
             "native/launcher/network.cc",
             "native/launcher/limits.cc"
           ],
+          "ldflags!": ["-pthread", "-rdynamic"],
           "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra",
                         "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fPIE"],
           "cflags_cc!": ["-fno-omit-frame-pointer", "-std=gnu++17", "-std=gnu++20", "-std=c++20"],
-          "ldflags": ["-pie", "-Wl,-z,relro,-z,now"]
+          "ldflags": ["-static-pie", "-Wl,-z,relro,-z,now"]
+        }]
+      ]
+    },
+    {
+      "target_name": "cordon_net",
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/addon/net.cc"],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+          "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fstack-protector-strong"],
+          "cflags_cc!": ["-std=gnu++17", "-std=gnu++20", "-std=c++20"]
         }]
       ]
     }

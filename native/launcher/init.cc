@@ -114,7 +114,14 @@ void answer_notification(const Plan& plan, int listener) {
 }
 
 [[noreturn]] void finish(int status, const struct rusage& usage) {
-  ::kill(-1, SIGKILL);  // everything the command left behind in this pid namespace
+  // Everything the command left behind in this pid namespace dies, and is reaped (orphans are
+  // re-parented to us), before we report: when the supervisor reads EXIT, no process of the
+  // sandbox is running any more. Namespace teardown (unmounting the tree) happens after, off the
+  // supervisor's critical path.
+  TRACE_STEP("command exited");
+  ::kill(-1, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
   // The command's own CPU time: tells a RLIMIT_CPU kill (SIGKILL at the hard limit) from others.
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "CPUTIME %lld\n",
@@ -136,7 +143,7 @@ void answer_notification(const Plan& plan, int listener) {
 
 }  // namespace
 
-void run_init(const Plan& plan, int life_fd) {
+void run_init(Plan& plan, int life_fd) {
   // If the launcher dies, so do we (and with pid 1 gone, the whole namespace). Close the race
   // where it died before prctl: its end of the life pipe would already have hung up.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
@@ -149,12 +156,16 @@ void run_init(const Plan& plan, int life_fd) {
   do got = ::read(life_fd, &go, 1); while (got < 0 && errno == EINTR);
   if (got != 1) ::_exit(kSetupFailedExit);
 
+  TRACE_STEP("init start");
   if (!build_root(plan.mounts)) exit_setup_failed();
+  TRACE_STEP("root built");
   if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
   if (!setup_network(plan)) exit_setup_failed();
   if (!set_hostname(plan.hostname)) exit_setup_failed();
   if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
+  TRACE_STEP("net, hostname, caps");
   if (!apply_landlock(plan)) exit_setup_failed();
+  TRACE_STEP("landlock");
   // A new session has no controlling terminal: TIOCSTI/TIOCLINUX injection has no target.
   if (::setsid() < 0) {
     fail("session", "setsid");
@@ -168,6 +179,11 @@ void run_init(const Plan& plan, int life_fd) {
   }
   int listener = -1;
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
+  TRACE_STEP("seccomp");
+  // The sandbox is complete. The command arrives now (at once for a plain run, later for a
+  // sandbox built ahead of time); an EOF means the supervisor discarded it unused.
+  if (!read_command(kStatusFd, &plan)) ::_exit(kSetupFailedExit);
+  TRACE_STEP("command received");
 
   pid_t child = ::fork();
   if (child < 0) {
@@ -180,6 +196,7 @@ void run_init(const Plan& plan, int life_fd) {
   ::close(0);
   ::close(1);
   ::close(2);
+  TRACE_STEP("command forked");
   char started[48];
   std::snprintf(started, sizeof started, "STARTED %d\n", child);
   report_line(started);

@@ -33,11 +33,14 @@ int launch() {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return cordon::fail("launcher", "prctl", "PDEATHSIG"), 125;
   if (::fcntl(cordon::kStatusFd, F_SETFD, FD_CLOEXEC) != 0) return 125;  // no status fd: nobody to tell
   cordon::Plan plan;
+  TRACE_STEP("start");
   if (!cordon::read_plan(cordon::kStatusFd, &plan)) return 125;
+  TRACE_STEP("plan read");
   // Cgroups are made with the caller's credentials, before unshare drops them (limits.h).
   cordon::Cgroups cgroups;
   if (!cgroups.create(plan)) return 125;
   if (!cordon::enter_namespaces(plan.namespaces)) return cgroups.remove(), 125;
+  TRACE_STEP("namespaces entered");
 
   int life[2];
   if (::pipe2(life, O_CLOEXEC) != 0) return cordon::fail("launcher", "pipe2", "life pipe"), 125;
@@ -54,9 +57,15 @@ int launch() {
     cgroups.close_fds();
     cordon::run_init(plan, life[0]);
   }
+  TRACE_STEP("init forked");
   g_init_pid = pid;
   ::close(life[0]);
   ::signal(SIGPIPE, SIG_IGN);  // init may already be gone; we never exec, so nothing inherits this
+  // The command's stdio belongs to init and the command; holding copies here would delay the
+  // supervisor's EOF until this process exits, after namespace teardown.
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
+  if (devnull > 2) ::close(devnull);
   // Init waits for this byte: it must be inside its cgroups before it forks the command.
   bool joined = cgroups.join(pid);
   if (!joined) ::kill(pid, SIGKILL);
@@ -69,6 +78,7 @@ int launch() {
   cgroups.report(plan);
   cgroups.remove();
   if (!joined) return 125;
+  TRACE_STEP("init reaped");
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

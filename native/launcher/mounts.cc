@@ -39,6 +39,7 @@ class Fd {
   int get() const { return fd_; }
   bool ok() const { return fd_ >= 0; }
   void reset(int fd) { if (fd_ >= 0) ::close(fd_); fd_ = fd; }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
  private:
   int fd_;
 };
@@ -65,10 +66,16 @@ int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
   return fd;
 }
 
-// Opens (creating on our own tmpfs if missing) the mountpoint for `dst` under /newroot.
-// want_dir decides what a created leaf is. Intermediate components are always directories.
+int g_newroot_fd = -1;  // O_PATH fd of /newroot, opened once
+
+// Opens the mountpoint for `dst` under /newroot: one openat2 for the whole path when it exists;
+// otherwise a walk that creates the missing components, but only on cordon's own filesystems.
+// want_dir decides what a created leaf is; intermediate components are always directories.
 int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
-  Fd dir(open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY));
+  const char* rel = dst.c_str() + 1;  // dst is absolute
+  int fd = open_no_symlinks(g_newroot_fd, *rel ? rel : ".", O_PATH);
+  if (fd >= 0 || errno != ENOENT || !create) return fd;
+  Fd dir(::fcntl(g_newroot_fd, F_DUPFD_CLOEXEC, 0));
   if (!dir.ok()) return -1;
   size_t pos = 1;
   while (pos <= dst.size()) {
@@ -79,7 +86,7 @@ int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
     if (name.empty()) continue;
     const bool leaf = slash >= dst.size();
     int next = open_no_symlinks(dir.get(), name.c_str(), O_PATH);
-    if (next < 0 && errno == ENOENT && create) {
+    if (next < 0 && errno == ENOENT) {
       struct stat st;
       if (::fstat(dir.get(), &st) != 0) return -1;
       if (!is_own_dev(st.st_dev)) {
@@ -101,10 +108,7 @@ int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
     if (next < 0) return -1;
     dir.reset(next);
   }
-  int out = dir.get();
-  // release ownership
-  int dup = ::fcntl(out, F_DUPFD_CLOEXEC, 0);
-  return dup;
+  return dir.release();
 }
 
 bool attach(int mnt_fd, int target_fd) {
@@ -208,8 +212,7 @@ bool make_leaf(const MountOp& op) {
   size_t slash = op.dst.rfind('/');
   std::string parent = op.dst.substr(0, slash);
   std::string name = op.dst.substr(slash + 1);
-  Fd dir(parent.empty() ? open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY)
-                        : open_mountpoint(parent, true, true));
+  Fd dir(parent.empty() ? ::fcntl(g_newroot_fd, F_DUPFD_CLOEXEC, 0) : open_mountpoint(parent, true, true));
   if (!dir.ok()) return fail("mount", "openat2", parent.c_str());
   Fd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real.ok()) return fail("mount", "openat", parent.c_str());
@@ -285,11 +288,14 @@ bool build_root(const std::vector<MountOp>& ops) {
   struct stat st;
   if (::stat("/newroot", &st) != 0) return fail("mount", "stat", "/newroot");
   g_own_devs[g_own_dev_count++] = st.st_dev;
+  g_newroot_fd = open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY);
+  if (g_newroot_fd < 0) return fail("mount", "openat2", "/newroot");
 
   for (const MountOp& op : ops) {
     if (!apply(op)) return false;
   }
 
+  ::close(g_newroot_fd);
   // Detach the host tree, then make /newroot the root and drop the scratch tmpfs with it.
   if (::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");
   if (::chdir("/newroot") != 0) return fail("mount", "chdir", "/newroot");

@@ -13,20 +13,38 @@ namespace {
 
 constexpr uint32_t kMaxRecord = 64u << 20;  // one record (e.g. an env value) may not exceed 64 MiB
 
-bool read_exact(int fd, void* buf, size_t len) {
-  auto* p = static_cast<char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EPIPE;
-      return false;
+// Reads the plan through one buffer: a few large read()s instead of two per record.
+class PlanReader {
+ public:
+  explicit PlanReader(int fd) : fd_(fd) {}
+  bool read_exact(void* buf, size_t len) {
+    auto* out = static_cast<char*>(buf);
+    while (len > 0) {
+      if (pos_ == end_) {
+        ssize_t n = ::read(fd_, buf_, sizeof buf_);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          if (n == 0) errno = EPIPE;
+          return false;
+        }
+        pos_ = 0;
+        end_ = static_cast<size_t>(n);
+      }
+      size_t take = end_ - pos_ < len ? end_ - pos_ : len;
+      std::memcpy(out, buf_ + pos_, take);
+      pos_ += take;
+      out += take;
+      len -= take;
     }
-    p += n;
-    len -= static_cast<size_t>(n);
+    return true;
   }
-  return true;
-}
+
+ private:
+  int fd_;
+  char buf_[64 * 1024];
+  size_t pos_ = 0;
+  size_t end_ = 0;
+};
 
 // Splits "a\0b\0c" into up to `max` fields.
 std::vector<std::string> split_nul(const std::string& s, size_t max) {
@@ -73,22 +91,58 @@ bool bad_record(const char* what) {
   return fail("read-plan", "decode", what);
 }
 
+
+// One reader for both parts: bytes buffered past END_SETUP stay in it (and in init's copy of it
+// after fork) for read_command.
+PlanReader* reader_for(int fd) {
+  static PlanReader reader(fd);
+  return &reader;
+}
+
+// Reads one record; returns false with errno set on EOF or a read error.
+bool next_record(int fd, uint32_t* tag, std::string* payload) {
+  uint32_t header[2];
+  if (!reader_for(fd)->read_exact(header, sizeof header)) return false;
+  if (header[1] > kMaxRecord) {
+    errno = E2BIG;
+    return false;
+  }
+  payload->assign(header[1], '\0');
+  *tag = header[0];
+  return header[1] == 0 || reader_for(fd)->read_exact(payload->data(), header[1]);
+}
+
 }  // namespace
 
-bool read_plan(int fd, Plan* plan) {
+bool read_command(int fd, Plan* plan) {
   for (;;) {
-    uint32_t header[2];
-    if (!read_exact(fd, header, sizeof header)) return fail("read-plan", "read", "plan header");
-    const uint32_t tag = header[0];
-    const uint32_t len = header[1];
-    if (len > kMaxRecord) return bad_record("record too large");
-    std::string payload(len, '\0');
-    if (len > 0 && !read_exact(fd, payload.data(), len)) return fail("read-plan", "read", "plan payload");
-    uint64_t num = 0;
+    uint32_t tag;
+    std::string payload;
+    if (!next_record(fd, &tag, &payload)) {
+      if (errno == EPIPE) return false;  // discarded before use: nothing to report
+      return fail("read-command", "read", "command record");
+    }
     switch (static_cast<Tag>(tag)) {
       case Tag::kArg: plan->argv.push_back(std::move(payload)); break;
       case Tag::kEnv: plan->env.push_back(std::move(payload)); break;
       case Tag::kCwd: plan->cwd = std::move(payload); break;
+      case Tag::kEnd:
+        if (plan->argv.empty()) return bad_record("empty argv");
+        return true;
+      default: return bad_record("unexpected record in the command part");
+    }
+  }
+}
+
+bool read_plan(int fd, Plan* plan) {
+  for (;;) {
+    uint32_t tag;
+    std::string payload;
+    if (!next_record(fd, &tag, &payload)) return fail("read-plan", "read", "plan record");
+    const uint32_t len = static_cast<uint32_t>(payload.size());
+    (void)len;
+    uint64_t num = 0;
+    switch (static_cast<Tag>(tag)) {
       case Tag::kHostname: plan->hostname = std::move(payload); break;
       case Tag::kMount: {
         auto f = split_nul(payload, 4);
@@ -134,8 +188,7 @@ bool read_plan(int fd, Plan* plan) {
         plan->notify_errno.emplace_back(static_cast<int>(nr), static_cast<int>(err));
         break;
       }
-      case Tag::kEnd:
-        if (plan->argv.empty()) return bad_record("empty argv");
+      case Tag::kEndSetup:
         return true;
       default:
         if (tag >= static_cast<uint32_t>(Tag::kNetworkFirst) && tag <= static_cast<uint32_t>(Tag::kNetworkLast)) {

@@ -1,8 +1,11 @@
 // cordon – the launch plan as the launcher receives it from Node (decoded from fd 3).
 //
-// Wire format (little-endian): records of [u32 tag][u32 length][payload]; the plan ends with END.
-// Strings are raw bytes; list-valued records repeat. src/linux/wire.ts is the encoder; keep the
-// tag numbers in sync with it.
+// Wire format (little-endian): records of [u32 tag][u32 length][payload]. Two parts: the setup
+// (namespaces, mounts, Landlock, seccomp …) ending with END_SETUP, then the command (ARG, ENV, CWD)
+// ending with END. The sandbox is built from the first part alone; init reads the second part just
+// before it forks the command, so a supervisor may build a sandbox ahead of time and send the
+// command later. Strings are raw bytes; list-valued records repeat. src/linux/wire.ts is the
+// encoder; keep the tag numbers in sync with it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -23,6 +26,7 @@ enum class Tag : uint32_t {
   kNamespaces = 10,    // decimal clone flags
   kNotifyErrno = 11,   // decimal syscall nr \0 decimal errno to answer a notified (denied) syscall with
   kLandlockAbi = 12,   // decimal: minimum Landlock ABI the plan needs (0 = Landlock not applied)
+  kEndSetup = 13,      // end of the setup part (then ARG/ENV/CWD … END)
   // 20..39: network setup records, interpreted by network.cc (see there).
   kNetworkFirst = 20,
   kNetworkLast = 39,
@@ -65,7 +69,13 @@ struct Plan {
   std::vector<std::pair<uint32_t, std::string>> limits;
 };
 
-/** Reads and decodes the plan from `fd`. On failure reports a SETUP record and returns false. */
+/** Reads and decodes the setup part from `fd`. On failure reports a SETUP record and returns false. */
 bool read_plan(int fd, Plan* plan);
+
+/**
+ * Reads the command part (ARG, ENV, CWD … END). Returns false without a record on EOF (the
+ * supervisor discarded a sandbox it had built ahead), or with a SETUP record on malformed input.
+ */
+bool read_command(int fd, Plan* plan);
 
 }  // namespace cordon

@@ -22,4 +22,15 @@ void report_setup_failure(const char* step, const char* syscall_name, int err, c
 /** Reports a setup failure and returns false, so callers can `return fail(...)`. */
 bool fail(const char* step, const char* syscall_name, const char* detail = "");
 
+/**
+ * Step timing for launch-latency work: build with -DCORDON_TRACE and each TRACE_STEP prints
+ * "<µs since launcher start> <step>" to stderr. Compiled out otherwise.
+ */
+#ifdef CORDON_TRACE
+void trace_step(const char* step);
+#define TRACE_STEP(step) ::cordon::trace_step(step)
+#else
+#define TRACE_STEP(step) ((void)0)
+#endif
+
 }  // namespace cordon

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { CordonError } from '../errors.js';
 import { parseSize } from '../policy/sizes.js';
 import type { ExecResult } from '../sandbox/result.js';
-import { Sandbox } from '../sandbox/sandbox.js';
+import { Sandbox, type SandboxOptions } from '../sandbox/sandbox.js';
 import type { RunArgs } from './args.js';
 
 /** Exit status conventions (documented in the README). */
@@ -25,6 +25,24 @@ export function exitStatus(r: ExecResult): number {
   if (r.signal) return 128 + (osConstants.signals[r.signal] ?? 0);
   return r.exitCode ?? 1;
 }
+
+function limitsFromArgs(a: RunArgs): SandboxOptions['limits'] {
+  const l: NonNullable<SandboxOptions['limits']> = {};
+  if (a.memory !== undefined) l.memory = a.memory;
+  if (a.tmpSize !== undefined) l.tmpSize = a.tmpSize;
+  if (a.pids !== undefined) l.pids = a.pids;
+  if (a.cpuSeconds !== undefined) l.cpuSeconds = a.cpuSeconds;
+  if (a.maxFiles !== undefined) l.maxFiles = a.maxFiles;
+  return Object.keys(l).length ? l : undefined;
+}
+
+/** What the CLI says on stderr when a limit ended the command. */
+const LIMIT_MESSAGE: Record<string, string> = {
+  output: 'output limit reached; the command was ended',
+  oom: 'memory limit reached; the kernel killed the command (out of memory)',
+  pids: 'process limit reached (forks were refused); the command failed',
+  cpu: 'CPU time limit reached; the command was killed',
+};
 
 export async function runCommand(args: RunArgs): Promise<number> {
   const envNames = args.env.filter((e) => !e.includes('='));
@@ -47,6 +65,8 @@ export async function runCommand(args: RunArgs): Promise<number> {
     env: envNames,
     network: args.allowNet.length || args.denyNet.length ? { allow: args.allowNet, deny: args.denyNet } : undefined,
     log: args.logFile ? { file: args.logFile } : undefined,
+    limits: limitsFromArgs(args),
+    prespawn: false,
   });
   for (const w of sandbox.warnings) process.stderr.write(`cordon: warning: ${w}\n`);
   const proc = sandbox.spawn(args.command, {
@@ -93,7 +113,8 @@ export async function runCommand(args: RunArgs): Promise<number> {
     if (result.execError) process.stderr.write(`cordon: ${result.execError}\n`);
     for (const v of result.violations) process.stderr.write(describe(v) + '\n');
     if (result.timedOut) process.stderr.write(`cordon: timed out after ${args.timeoutSeconds} s; the command's process tree was killed\n`);
-    if (result.limit === 'output') process.stderr.write('cordon: output limit reached; the command was ended\n');
+    const said = result.limit ? LIMIT_MESSAGE[result.limit] : undefined;
+    if (said) process.stderr.write(`cordon: ${said}\n`);
   }
   return exitStatus(result);
 }

@@ -1,5 +1,5 @@
 // cordon – the Linux backend: prepares a plan once per policy and drives the native launcher per command.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 
 import { CordonError, errnoName } from '../errors.js';
@@ -10,17 +10,22 @@ import type {
   Capabilities,
   PlatformBackend,
   PreparedPolicy,
+  PrepareOptions,
   RunningCommand,
   StartRequest,
 } from '../platform/backend.js';
+import { proxyEnv } from '../net/plan.js';
+import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, type LinuxPlan } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
-import { limitFromRecords, removeLauncherCgroups } from './limits.js';
+import { limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
   readonly plan: LinuxPlan;
+  /** Build the next command's sandbox ahead of time (after each command ends). */
+  readonly prespawn: boolean;
 }
 
 function requireLauncher(): string {
@@ -40,82 +45,191 @@ function requireProbe(): LinuxProbe {
   return probe;
 }
 
+/** One launcher process: a sandbox being built (or built) and, once sent, the command in it. */
+interface Launch {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly status: Readable & Writable;
+  readonly state: RecordState;
+  readonly exited: Promise<BackendExit>;
+  readonly net?: NetSupervisor;
+  /** Marks a kill as ours (timeout, abort, output cap, kill()) and sends it. */
+  kill(sig: NodeJS.Signals): void;
+}
+
+/** Spawns the launcher and sends the setup part of the plan; the command follows later. */
+function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...(net ? [net.childFd] : [])];
+    child = spawn(requireLauncher(), [], { stdio, env: {} }) as ChildProcessWithoutNullStreams;
+  } finally {
+    net?.spawned();
+  }
+  const status = child.stdio[3] as unknown as Readable & Writable;
+  const state: RecordState = { violations: [] };
+  let pending = '';
+  let onExitRecord = () => {};
+  let killed = false;
+  status.setEncoding('utf8');
+  status.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      if (net && line.startsWith('NET ')) net.onRecord(line);
+      applyRecord(state, line);
+      pending = pending.slice(nl + 1);
+      if (state.exit) onExitRecord();
+    }
+  });
+  status.on('error', () => {}); // EPIPE when the launcher fails before reading the whole plan
+  status.write(plan.encoded);
+  child.stdin.on('error', () => {}); // the command may exit without reading its stdin
+
+  // Settles as soon as init reported EXIT (it reaps every process first) and the output has
+  // ended; the launcher's own exit waits for namespace teardown, which callers need not wait for.
+  const exited = new Promise<BackendExit>((resolve, reject) => {
+    let settled = false;
+    let openStreams = 2;
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      if (net) {
+        net.close(); // the command's tree is gone: stop serving, keep what was decided
+        state.violations.push(...net.violations);
+      }
+      resolve(toBackendExit(state, code, signal, plan.limits, killed));
+    };
+    const settleEarly = () => {
+      // Limit counters arrive from the launcher after EXIT: then wait for it.
+      if (state.exit && openStreams === 0 && !plan.limits.counters) settle(null, null);
+    };
+    onExitRecord = settleEarly;
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('close', () => {
+        openStreams--;
+        settleEarly();
+      });
+    }
+    child.on('error', (err) => {
+      net?.close();
+      reject(new CordonError('SETUP_FAILED', `could not start the launcher: ${err.message}`, { step: 'spawn' }));
+    });
+    child.on('close', (code, signal) => {
+      if (pending) applyRecord(state, pending);
+      // A SIGKILLed launcher could not remove its cgroups; its tree is dying with it.
+      void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => settle(code, signal));
+    });
+  });
+  exited.catch(() => {}); // a spare discarded unused has nobody awaiting it
+  return {
+    child,
+    status,
+    state,
+    exited,
+    net,
+    kill(sig) {
+      if (child.exitCode === null && child.signalCode === null) {
+        killed ||= sig === 'SIGKILL';
+        child.kill(sig);
+      }
+    },
+  };
+}
+
+type Handle = { ref(): void; unref(): void };
+/** Lets Node exit while only a spare is alive (it dies with us by PDEATHSIG), or holds it again. */
+function setRef(l: Launch, on: boolean): void {
+  for (const h of [l.child, l.child.stdin, l.child.stdout, l.child.stderr, l.status] as unknown as Handle[]) {
+    if (on) h.ref?.();
+    else h.unref?.();
+  }
+}
+
+function usable(l: Launch): boolean {
+  return l.child.exitCode === null && l.child.signalCode === null && !l.state.setupError;
+}
+
 export function createLinuxBackend(): PlatformBackend {
+  // One sandbox built ahead per prepared policy: the next command only sends its argv to it.
+  const spares = new Map<LinuxPrepared, Launch>();
+  const refill = (p: LinuxPrepared) => {
+    if (spares.has(p) || released.has(p)) return;
+    const l = launch(p.plan, undefined);
+    setRef(l, false);
+    spares.set(p, l);
+  };
+  const released = new WeakSet<LinuxPrepared>();
   return {
     name: 'linux',
     async probe(): Promise<Capabilities> {
       return linuxCapabilities(probeLinux());
     },
-    async prepare(policy: Policy): Promise<LinuxPrepared> {
+    async prepare(policy: Policy, options: PrepareOptions = {}): Promise<LinuxPrepared> {
       const plan = planLinux(policy, requireProbe());
-      return { policy, warnings: plan.warnings, plan };
+      // A per-command network supervisor is wired at spawn time, so allowlist sandboxes are not built ahead.
+      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist';
+      return { policy, warnings: plan.warnings, plan, prespawn };
+    },
+    release(prepared: PreparedPolicy): void {
+      const p = prepared as LinuxPrepared;
+      released.add(p);
+      spares.get(p)?.kill('SIGKILL');
+      spares.delete(p);
     },
     start(prepared: PreparedPolicy, request: StartRequest): RunningCommand {
-      const { plan } = prepared as LinuxPrepared;
-      const child = spawn(requireLauncher(), [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: {} });
-      const status = child.stdio[3] as unknown as Readable & Writable;
-      const state: RecordState = { violations: [] };
-      let pending = '';
-      let killed = false; // by us (timeout, abort, output cap, kill())
-      status.setEncoding('utf8');
-      status.on('data', (chunk: string) => {
-        pending += chunk;
-        let nl;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          applyRecord(state, pending.slice(0, nl));
-          pending = pending.slice(nl + 1);
-        }
-      });
-      status.on('error', () => {}); // EPIPE when the launcher fails before reading the whole plan
-      status.write(encodeCommand(plan, request.argv, request.env, request.cwd));
-      child.stdin.on('error', () => {}); // the command may exit without reading its stdin
-
-      const exited = new Promise<BackendExit>((resolve, reject) => {
-        child.on('error', (err) => reject(new CordonError('SETUP_FAILED', `could not start the launcher: ${err.message}`, { step: 'spawn' })));
-        child.on('close', (code, signal) => {
-          if (pending) applyRecord(state, pending);
-          // A SIGKILLed launcher could not remove its cgroups; its tree is dying with it.
-          void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => resolve(toExit(code, signal)));
-        });
-      });
-      const toExit = (code: number | null, signal: NodeJS.Signals | null): BackendExit => {
-        const exit: BackendExit = { exitCode: null, signal: null, violations: state.violations };
-        if (state.setupError) {
-          exit.setupError = state.setupError;
-          exit.exitCode = 125;
-        } else if (state.exit) {
-          exit.exitCode = state.exit.code;
-          exit.signal = state.exit.signal;
-          if (state.execError) exit.execError = state.execError;
-          exit.limit = limitFromRecords(exit, state.limitHits ?? new Map(), state.cpuTimeUs, plan.limits);
-        } else if (signal) {
-          exit.signal = signal; // the launcher itself was killed (timeout, abort, kill())
-          if (!killed && state.started === undefined) {
-            // Killed by someone else before the command ran: the sandbox never existed (fail closed).
-            exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `the launcher was killed by ${signal} before the command started` };
-          }
-        } else {
-          exit.exitCode = code;
-          if (state.started === undefined && code !== 0) {
-            exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `launcher exited with ${code} before the command started` };
-          }
-        }
-        return exit;
-      };
+      const p = prepared as LinuxPrepared;
+      let l = spares.get(p);
+      spares.delete(p);
+      if (l && !usable(l)) {
+        l.kill('SIGKILL');
+        l = undefined;
+      }
+      if (l) setRef(l, true);
+      else {
+        // Allowlist networking: a supervisor per command; the launcher gets its channel as fd 4.
+        const net = p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network, request.audit) : undefined;
+        l = launch(p.plan, net);
+      }
+      const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
+      l.status.write(encodeCommand(request.argv, env, request.cwd));
+      if (p.prespawn) void l.exited.finally(() => refill(p));
+      const launched = l;
       return {
-        stdin: child.stdin,
-        stdout: child.stdout,
-        stderr: child.stderr,
-        kill(sig: NodeJS.Signals = 'SIGKILL') {
-          if (child.exitCode === null && child.signalCode === null) {
-            killed ||= sig === 'SIGKILL';
-            child.kill(sig);
-          }
-        },
-        exited,
+        stdin: launched.child.stdin,
+        stdout: launched.child.stdout,
+        stderr: launched.child.stderr,
+        kill: (sig: NodeJS.Signals = 'SIGKILL') => launched.kill(sig),
+        exited: launched.exited,
       };
     },
   };
+}
+
+/** The command's end as the launcher's records (or, lacking them, its own exit) describe it. */
+function toBackendExit(state: RecordState, code: number | null, signal: NodeJS.Signals | null, limits: LimitsPlan, killed: boolean): BackendExit {
+  const exit: BackendExit = { exitCode: null, signal: null, violations: state.violations };
+  if (state.setupError) {
+    exit.setupError = state.setupError;
+    exit.exitCode = 125;
+  } else if (state.exit) {
+    exit.exitCode = state.exit.code;
+    exit.signal = state.exit.signal;
+    if (state.execError) exit.execError = state.execError;
+    exit.limit = limitFromRecords(exit, state.limitHits ?? new Map(), state.cpuTimeUs, limits);
+  } else if (signal) {
+    exit.signal = signal; // the launcher itself was killed (timeout, abort, kill())
+    if (!killed && state.started === undefined) {
+      // Killed by someone else before the command ran: the sandbox never existed (fail closed).
+      exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `the launcher was killed by ${signal} before the command started` };
+    }
+  } else {
+    exit.exitCode = code;
+    if (state.started === undefined && code !== 0) {
+      exit.setupError = { step: 'launcher', syscall: '-', errno: 0, detail: `launcher exited with ${code} before the command started` };
+    }
+  }
+  return exit;
 }
 
 /** "mount: move_mount failed with EPERM (…)" for a setup failure. */

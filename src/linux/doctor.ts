@@ -5,6 +5,7 @@ import type { Capabilities, LayerReport } from '../platform/backend.js';
 import { LANDLOCK_ABI_USED } from './landlock.js';
 import { errnoName } from '../errors.js';
 import type { LinuxProbe } from './probe.js';
+import { limitSupport } from './limits.js';
 
 function sysctl(name: string): string | undefined {
   const p = `/proc/sys/${name.replace(/\./g, '/')}`;
@@ -62,5 +63,9 @@ export function linuxCapabilities(probe: LinuxProbe | undefined): Capabilities {
     detail: `blocked by the seccomp filter${iouring !== undefined ? ` (host kernel.io_uring_disabled=${iouring})` : ''}`,
     required: false,
   });
+  // Resource limits: which mechanism enforces each one here (a requested limit with none refuses to run).
+  for (const [name, s] of Object.entries(limitSupport(probe.uid, probe.kernel))) {
+    layers.push({ name: `limit ${name}`, available: s.mechanism !== 'unavailable', detail: `${s.mechanism}: ${s.detail}`, required: false });
+  }
   return { platform: 'linux', layers };
 }

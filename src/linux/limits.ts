@@ -62,7 +62,8 @@ function cgroupMounts(): Mount[] {
 
 function under(mount: Mount, cgPath: string): string {
   const rel = mount.root !== '/' && (cgPath === mount.root || cgPath.startsWith(mount.root + '/')) ? cgPath.slice(mount.root.length) : cgPath;
-  return path.join(mount.point, rel);
+  const dir = path.join(mount.point, rel);
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
 
 function writable(dir: string): boolean {

@@ -10,6 +10,8 @@ import type { Policy } from '../policy/policy.js';
 import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landlock.js';
 import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './limits.js';
 import type { LinuxProbe } from './probe.js';
+import { loadNetAddon } from '../net/addon.js';
+import { captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
 
@@ -128,6 +130,12 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   else namespaces |= CLONE.NEWNET;
 
   const mounts = mountOps(policy);
+  const allowlist = policy.network.mode === 'allowlist';
+  if (allowlist) {
+    loadNetAddon(); // fail closed now, not per command, when the supervisor's addon is missing
+    const resolv = resolvConfMount(policy);
+    if (resolv) mounts.push(resolv);
+  }
   const landlockFs = abi > 0 ? writeRights(abi) : 0n;
   const landlockScope = abi > 0 ? scopes(abi) : 0n;
   const rules = abi > 0 ? landlockRules(abi, policy.fs.write) : [];
@@ -142,8 +150,13 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   for (const r of rules) w.fields(Tag.landlockRule, r.access.toString(), r.path);
   w.record(Tag.seccomp, program);
   for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
+  if (allowlist) {
+    w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT));
+    for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));
+  }
   const sites = detectCgroups();
   const limits = encodeLimits(w, policy.limits, limitSupport(probe.uid, probe.kernel, sites), sites);
+  w.record(Tag.endSetup, '');
   return {
     namespaces,
     mounts,
@@ -159,13 +172,12 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   };
 }
 
-/** The per-command records followed by the static plan and END. */
-export function encodeCommand(plan: LinuxPlan, argv: readonly string[], env: Readonly<Record<string, string>>, cwd: string): Buffer {
+/** The command part of the wire protocol: argv, env, cwd, END (sent after the setup part). */
+export function encodeCommand(argv: readonly string[], env: Readonly<Record<string, string>>, cwd: string): Buffer {
   const w = new WireWriter();
   for (const a of argv) w.record(Tag.arg, a);
   for (const [k, v] of Object.entries(env)) w.record(Tag.env, `${k}=${v}`);
   w.record(Tag.cwd, path.resolve(cwd));
-  w.raw(plan.encoded);
   w.record(Tag.end, '');
   return w.toBuffer();
 }

@@ -13,6 +13,11 @@ export const Tag = {
   namespaces: 10,
   notifyErrno: 11,
   landlockAbi: 12,
+  endSetup: 13,
+  /** Network (20..39, native/launcher/network.cc): channel fd \0 capture port \0 proxy port. */
+  netConfig: 20,
+  /** action (redirect|accept) \0 cidr \0 port-lo \0 port-hi (0 0 = any port). */
+  netCapture: 21,
   // 40..59: resource limits (native/launcher/limits.h; encoded by limits.ts)
   limitCgroup: 40,
   limitCgset: 41,

@@ -26,6 +26,8 @@ export interface StartRequest {
   cwd: string;
   env: Readonly<Record<string, string>>;
   runId: string;
+  /** Audit sink for events the backend produces while the command runs (network decisions). */
+  audit?: (level: 'info' | 'warn' | 'error', event: Record<string, unknown>, msg: string) => void;
 }
 
 /** How a command ended, as the backend saw it (Sandbox adds output capture, limits and timing). */
@@ -57,10 +59,20 @@ export interface PreparedPolicy {
   readonly warnings: readonly string[];
 }
 
+export interface PrepareOptions {
+  /**
+   * Build each command's sandbox ahead of time, right after the previous command ends, so the
+   * next command only has to be sent to it (every command still gets fresh namespaces).
+   */
+  prespawn?: boolean;
+}
+
 export interface PlatformBackend {
   readonly name: string;
   probe(): Promise<Capabilities>;
   /** Checks the policy against the machine (fail closed) and precomputes per-command data. */
-  prepare(policy: Policy): Promise<PreparedPolicy>;
+  prepare(policy: Policy, options?: PrepareOptions): Promise<PreparedPolicy>;
+  /** Frees what prepare() or start() keeps for this policy (e.g. a sandbox built ahead). */
+  release?(prepared: PreparedPolicy): void;
   start(prepared: PreparedPolicy, request: StartRequest): RunningCommand;
 }

@@ -1,5 +1,6 @@
 // cordon – the public Sandbox: a compiled policy bound to a backend; exec() and spawn() run commands in it.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 
@@ -7,12 +8,11 @@ import { CordonError, errnoName } from '../errors.js';
 import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
 import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand } from '../platform/backend.js';
 import { selectBackend } from '../platform/select.js';
-import { compilePolicy } from '../policy/compile.js';
 import type { Policy } from '../policy/policy.js';
-import { loadProfile, mergeProfiles, type Profile } from '../profile/load.js';
 import type { ProfileDocument } from '../profile/schema.js';
 import { CappedCapture } from './capture.js';
 import { buildEnv } from './env.js';
+import { PolicyHost, type SecretOption } from './policy-host.js';
 import type { ExecResult, LimitKind, Violation } from './result.js';
 import { violationsFromStderr } from './stderr-violations.js';
 
@@ -34,8 +34,21 @@ export interface SandboxOptions {
   limits?: NonNullable<ProfileDocument['limits']>;
   /** Audit log: a pino logger, or `{ file }`. Off when absent. */
   log?: AuditOption;
+  /**
+   * Build each command's sandbox ahead of time, right after the previous command ends, so the next
+   * exec() only sends its argv (every command still gets fresh namespaces). Default: true. The CLI,
+   * which runs one command, turns it off.
+   */
+  prespawn?: boolean;
   /** Environment the allowlist draws from. Default: process.env. */
   callerEnv?: NodeJS.ProcessEnv;
+  /** Named secrets handed to every command as variables and redacted from its output, the log and errors. */
+  secrets?: Record<string, SecretOption>;
+  /**
+   * Watch the profile files and reload on change: later commands get the new policy; an invalid edit
+   * keeps the last good one and emits `error`. Call close() to stop watching.
+   */
+  watch?: boolean;
 }
 
 export interface ExecOptions {
@@ -97,29 +110,59 @@ function overlay(options: SandboxOptions): ProfileDocument {
   };
 }
 
-export class Sandbox {
+/**
+ * Events: `reload` (policy) after a watched profile changed; `error` (CordonError) when an edit is
+ * invalid and the last good policy stays (without an `error` listener it is logged and emitted as a
+ * process warning instead of throwing).
+ */
+export class Sandbox extends EventEmitter {
   private closed = false;
 
   private constructor(
-    readonly policy: Policy,
+    private readonly host: PolicyHost,
     private readonly backend: PlatformBackend,
-    private readonly prepared: PreparedPolicy,
     private readonly log: AuditLogger | undefined,
     private readonly callerEnv: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    super();
+    host.onReload = (policy) => {
+      audit(log, 'info', { event: 'sandbox.reload', profile: policy.name }, 'profile reloaded');
+      this.emit('reload', policy);
+    };
+    host.onError = (err) => {
+      audit(log, 'error', { event: 'sandbox.reload_failed', error: err.message }, 'profile reload failed; keeping the last good policy');
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else process.emitWarning(`cordon: profile reload failed; keeping the last good policy: ${err.message}`, { code: 'CORDON_RELOAD' });
+    };
+  }
+
+  /** The policy new commands run under (it changes on reload and when deny globs match new files). */
+  get policy(): Policy {
+    return this.host.current.policy;
+  }
+
+  private get prepared(): PreparedPolicy {
+    return this.host.current.prepared;
+  }
 
   /** Loads the profile, compiles the policy, checks this machine can enforce it (fail closed). */
   static async create(options: SandboxOptions = {}): Promise<Sandbox> {
-    const base: Profile = loadProfile(options.profile ?? 'workspace');
-    const profile: Profile = { ...base, doc: mergeProfiles(base.doc, overlay(options)) };
     const callerEnv = options.callerEnv ?? process.env;
-    const policy = compilePolicy(profile, {
-      workspace: path.resolve(options.workspace ?? process.cwd()),
-      home: options.home,
-      env: callerEnv,
-    });
     const backend = await selectBackend();
-    const prepared = await backend.prepare(policy);
+    const host = await PolicyHost.create(
+      {
+        profile: options.profile ?? 'workspace',
+        overlay: overlay(options),
+        workspace: path.resolve(options.workspace ?? process.cwd()),
+        home: options.home,
+        callerEnv,
+        secrets: options.secrets,
+        watch: options.watch,
+        prepare: { prespawn: options.prespawn ?? true },
+      },
+      backend,
+    );
+    const { policy, prepared } = host.current;
     let log: AuditLogger | undefined;
     try {
       log = createAuditLogger(options.log);
@@ -128,7 +171,7 @@ export class Sandbox {
       process.emitWarning(`cordon: audit log disabled: ${(e as Error).message}`, { code: 'CORDON_AUDIT_LOG' });
     }
     for (const warning of prepared.warnings) audit(log, 'warn', { event: 'sandbox.weaker', profile: policy.name, warning }, warning);
-    return new Sandbox(policy, backend, prepared, log, callerEnv);
+    return new Sandbox(host, backend, log, callerEnv);
   }
 
   /** Warnings about this sandbox (explicit opt-ins to weaker layers). */
@@ -156,12 +199,13 @@ export class Sandbox {
     }
     if (argv[0] === '') throw new CordonError('BAD_ARGUMENT', 'argv[0] (the command) is empty');
     const cwd = path.resolve(this.policy.workspace, options.cwd ?? '.');
-    const env = buildEnv({ policy: this.policy.env, inherited: this.callerEnv, overrides: options.env, home: this.policy.home, cwd });
+    const { redactor, secretEnv } = this.host.current;
+    const env = { ...buildEnv({ policy: this.policy.env, inherited: this.callerEnv, overrides: options.env, home: this.policy.home, cwd }), ...secretEnv };
     const runId = randomUUID();
     const started = performance.now();
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;
-    const log = this.log?.child({ runId, profile: this.policy.name });
+    const log = this.log && redactor.logger(this.log).child({ runId, profile: this.policy.name });
     audit(log, 'info', { event: 'exec.start', argv, cwd }, 'exec start');
     let ended = false;
     const logEnd = (fields: object) => {
@@ -177,7 +221,7 @@ export class Sandbox {
     });
     const running = (() => {
       try {
-        return this.backend.start(this.prepared, { argv, cwd, env, runId });
+        return this.host.start({ argv, cwd, env, runId });
       } catch (e) {
         audit(log, 'error', { event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
         logEnd({ exitCode: null, signal: null, limit: null, setupFailed: true });
@@ -201,8 +245,8 @@ export class Sandbox {
     running.stderr.on('data', (c: Buffer) => {
       if (capture) err.push(c);
     });
-    running.stdout.pipe(stdout);
-    running.stderr.pipe(stderr);
+    redactor.pipe(running.stdout, stdout);
+    redactor.pipe(running.stderr, stderr);
 
     const timer = timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => end('timeout'), timeoutMs) : undefined;
     const onAbort = () => end('abort');
@@ -226,7 +270,7 @@ export class Sandbox {
             errno: e.errno,
           });
         }
-        const stderrBuf = err.toBuffer();
+        const stderrBuf = redactor.redactBuffer(err.toBuffer(), err.truncated);
         const execError = exit.execError
           ? `${exit.execError.path}: ${exit.execError.errno === 2 ? 'command not found' : `cannot execute (${errnoName(exit.execError.errno)})`}`
           : undefined;
@@ -239,14 +283,14 @@ export class Sandbox {
         const res: ExecResult = {
           exitCode: exit.exitCode,
           signal: exit.signal,
-          stdout: out.toBuffer(),
+          stdout: redactor.redactBuffer(out.toBuffer(), out.truncated),
           stderr: stderrBuf,
           durationMs,
           timedOut: limit === 'timeout',
           truncated: out.truncated || err.truncated,
           limit,
           violations,
-          ...(execError ? { execError } : {}),
+          ...(execError ? { execError: redactor.redactString(execError) } : {}),
           runId,
         };
         for (const v of violations) audit(log, 'warn', { event: 'violation', ...v }, `violation: ${v.kind} ${v.what}`);
@@ -260,7 +304,9 @@ export class Sandbox {
         logEnd({ exitCode: null, signal: null, limit, setupFailed: true });
         throw e;
       },
-    );
+    ).catch((e: unknown) => {
+      throw redactor.redactError(e);
+    });
     return {
       runId,
       stdout,
@@ -277,9 +323,17 @@ export class Sandbox {
     };
   }
 
-  /** Refuses further commands. Running commands are not affected. */
+  /** Refuses further commands (and stops watching). Running commands are not affected. */
   close(): void {
     this.closed = true;
+    this.backend.release?.(this.prepared);
+    void this.host.close();
+  }
+
+  /** Resolves when a watched Sandbox is watching (a reload in progress has finished). */
+  async ready(): Promise<void> {
+    await this.host.ready();
+    await this.host.settled();
   }
 }
 

@@ -1,0 +1,148 @@
+// cordon – the network supervisor's native helpers (Linux): what Node cannot do on its own.
+//   socketpair()          → [ours, theirs]  AF_UNIX SOCK_SEQPACKET, both close-on-exec (spawn's
+//                                            stdio dup2 clears the flag on the launcher's copy)
+//   receiveFds(fd)        → {names, fds} | null   one SCM_RIGHTS message, non-blocking; the fds
+//                                            arrive close-on-exec so no other child inherits them
+//   originalDst(fd)       → {address, port, family} | null   SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST
+//   close(fd)
+// Errors are thrown as Error objects with `code` (errno name) and `errno`.
+#include <napi.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, const char* what, int err) {
+  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + std::strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool FdArg(const Napi::CallbackInfo& info, int* fd) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "expected a file descriptor").ThrowAsJavaScriptException();
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return ThrowErrno(info.Env(), "socketpair", errno);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), sv[0]));
+  out.Set(1u, Napi::Number::New(info.Env(), sv[1]));
+  return out;
+}
+
+Napi::Value ReceiveFds(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!FdArg(info, &fd)) return info.Env().Undefined();
+  char data[256];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
+  iovec iov = {data, sizeof data};
+  msghdr mh;
+  std::memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = ::recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return info.Env().Null();
+    return ThrowErrno(info.Env(), "recvmsg", errno);
+  }
+  Napi::Array fds = Napi::Array::New(info.Env());
+  uint32_t count = 0;
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+      fds.Set(count++, Napi::Number::New(info.Env(), got));
+    }
+  }
+  if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+    for (uint32_t i = 0; i < count; ++i) ::close(fds.Get(i).As<Napi::Number>().Int32Value());
+    return ThrowErrno(info.Env(), "recvmsg (truncated)", EMSGSIZE);
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("names", Napi::String::New(info.Env(), data, static_cast<size_t>(n)));
+  out.Set("fds", fds);
+  return out;
+}
+
+Napi::Value OriginalDst(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!FdArg(info, &fd)) return info.Env().Undefined();
+  sockaddr_storage local;
+  socklen_t len = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return ThrowErrno(info.Env(), "getsockname", errno);
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  len = sizeof ss;
+  char text[INET6_ADDRSTRLEN] = {0};
+  int port;
+  Napi::Object out = Napi::Object::New(info.Env());
+  if (local.ss_family == AF_INET) {
+    if (::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) != 0) {
+      if (errno == ENOENT) return info.Env().Null();  // not a redirected connection
+      return ThrowErrno(info.Env(), "getsockopt(SO_ORIGINAL_DST)", errno);
+    }
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &sa->sin_addr, text, sizeof text);
+    port = ntohs(sa->sin_port);
+    out.Set("family", Napi::Number::New(info.Env(), 4));
+  } else if (local.ss_family == AF_INET6) {
+    if (::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len) != 0) {
+      if (errno == ENOENT) return info.Env().Null();
+      return ThrowErrno(info.Env(), "getsockopt(IP6T_SO_ORIGINAL_DST)", errno);
+    }
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &sa->sin6_addr, text, sizeof text);
+    port = ntohs(sa->sin6_port);
+    out.Set("family", Napi::Number::New(info.Env(), 6));
+  } else {
+    return ThrowErrno(info.Env(), "originalDst", EAFNOSUPPORT);
+  }
+  out.Set("address", Napi::String::New(info.Env(), text));
+  out.Set("port", Napi::Number::New(info.Env(), port));
+  return out;
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!FdArg(info, &fd)) return info.Env().Undefined();
+  ::close(fd);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair));
+  exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));
+  exports.Set("originalDst", Napi::Function::New(env, OriginalDst));
+  exports.Set("close", Napi::Function::New(env, Close));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(cordon_net, Init)

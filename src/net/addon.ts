@@ -1,0 +1,34 @@
+// cordon – the network supervisor's native addon (build/Release/cordon_net.node), loaded on first use
+// (allowlist mode only), so other modes never need it.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+import { CordonError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+
+export interface NetAddon {
+  socketpair(): [number, number];
+  receiveFds(fd: number): { names: string; fds: number[] } | null;
+  originalDst(fd: number): { address: string; port: number; family: 4 | 6 } | null;
+  close(fd: number): void;
+}
+
+let addon: NetAddon | undefined;
+
+export function addonPath(): string {
+  return process.env.CORDON_NET_ADDON ?? path.join(packageRoot(), 'build', 'Release', 'cordon_net.node');
+}
+
+export function loadNetAddon(): NetAddon {
+  if (addon) return addon;
+  const p = addonPath();
+  if (!existsSync(p)) {
+    throw new CordonError('NATIVE_MISSING', 'the network addon is not built (build/Release/cordon_net.node missing); network mode "allowlist" needs it', {
+      step: 'network',
+      hint: 'run `npm install` (or `npm run build`) in the cordon package',
+    });
+  }
+  addon = createRequire(import.meta.url)(p) as NetAddon;
+  return addon;
+}

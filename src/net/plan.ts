@@ -1,0 +1,96 @@
+// cordon – the launcher's part of allowlist networking: which destinations the sandbox's nftables
+// chain captures, the listener ports, the resolv.conf mount and the proxy environment.
+import { lstatSync, realpathSync } from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+
+import type { NetworkPolicy, Policy } from '../policy/policy.js';
+import { packageRoot } from '../paths.js';
+import { POOL_CIDR } from './dns.js';
+
+/** Where the launcher puts the supervisor channel in the launcher (spawn stdio index). */
+export const CHANNEL_FD = 4;
+/** Inside the sandbox: the transparent capture listener (127.0.0.1 / [::1]) and the proxy listener (127.0.0.1). */
+export const CAPTURE_PORT = 15001;
+export const PROXY_PORT = 3128;
+
+export interface Capture {
+  action: 'redirect' | 'accept';
+  cidr: string;
+  /** Inclusive; [0, 0] = any port. */
+  ports: [number, number];
+}
+
+function ruleIsIp(host: string): boolean {
+  const slash = host.indexOf('/');
+  return isIP(slash >= 0 ? host.slice(0, slash) : host) !== 0;
+}
+
+function cidrOf(host: string): string {
+  if (host.includes('/')) return host;
+  return isIP(host) === 6 ? `${host}/128` : `${host}/32`;
+}
+
+/**
+ * The capture list, in rule order: cordon's own listeners are never captured; then the DNS pool; then
+ * the IP/CIDR allow rules; then, for `*`, everything but the sandbox's own loopback. Captures cover
+ * every port, so the supervisor sees (and reports) a denied port instead of the kernel refusing it
+ * silently. Addresses no rule names stay unroutable (ENETUNREACH).
+ */
+export function captures(network: NetworkPolicy): Capture[] {
+  const out: Capture[] = [
+    { action: 'accept', cidr: '127.0.0.1/32', ports: [53, 53] },
+    { action: 'accept', cidr: '127.0.0.53/32', ports: [53, 53] },
+    { action: 'accept', cidr: '127.0.0.1/32', ports: [PROXY_PORT, PROXY_PORT] },
+    { action: 'accept', cidr: '127.0.0.1/32', ports: [CAPTURE_PORT, CAPTURE_PORT] },
+  ];
+  const any: [number, number] = [0, 0];
+  const allows = network.rules.filter((r) => r.action === 'allow');
+  if (allows.some((r) => !ruleIsIp(r.host))) out.push({ action: 'redirect', cidr: POOL_CIDR, ports: any });
+  const cidrs = new Set(allows.filter((r) => r.host !== '*' && ruleIsIp(r.host)).map((r) => cidrOf(r.host)));
+  for (const cidr of cidrs) out.push({ action: 'redirect', cidr, ports: any });
+  if (allows.some((r) => r.host === '*')) {
+    out.push({ action: 'accept', cidr: '127.0.0.0/8', ports: any }, { action: 'accept', cidr: '::1/128', ports: any });
+    out.push({ action: 'redirect', cidr: '0.0.0.0/0', ports: any }, { action: 'redirect', cidr: '::/0', ports: any });
+  }
+  return out;
+}
+
+/** The shipped resolv.conf that names cordon's answerer. */
+export function resolvConfPath(): string {
+  return realpathSync(path.join(packageRoot(), 'native', 'addon', 'resolv.conf'));
+}
+
+/**
+ * The resolv.conf mount: only when the sandbox sees the host's /etc/resolv.conf as a regular file
+ * (a symlink, e.g. to systemd-resolved's stub, dangles inside or names 127.0.0.53, which cordon's
+ * answerer also serves; a missing file means resolvers default to 127.0.0.1, which it serves too).
+ */
+export function resolvConfMount(policy: Policy): { kind: 'bind-ro'; src: string; dst: string; opt: string } | undefined {
+  const target = '/etc/resolv.conf';
+  const under = (p: string, root: string) => p === root || root === '/' || p.startsWith(root + '/');
+  if (!policy.fs.read.some((r) => under(target, r)) || policy.fs.deny.some((d) => under(target, d))) return undefined;
+  try {
+    if (!lstatSync(target).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { kind: 'bind-ro', src: resolvConfPath(), dst: target, opt: '' };
+}
+
+/** Proxy variables for proxy-aware clients (HTTP CONNECT / plain HTTP / SOCKS5 with remote DNS). */
+export function proxyEnv(): Record<string, string> {
+  const http = `http://127.0.0.1:${PROXY_PORT}`;
+  const socks = `socks5h://127.0.0.1:${PROXY_PORT}`;
+  const noProxy = 'localhost,127.0.0.1,::1';
+  return {
+    HTTP_PROXY: http,
+    HTTPS_PROXY: http,
+    ALL_PROXY: socks,
+    NO_PROXY: noProxy,
+    http_proxy: http,
+    https_proxy: http,
+    all_proxy: socks,
+    no_proxy: noProxy,
+  };
+}

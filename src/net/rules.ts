@@ -1,0 +1,113 @@
+// cordon – the network rule engine shared by every path (transparent capture, HTTP proxy, SOCKS5, DNS).
+//
+// Hosts: `example.com` (exactly), `*.example.com` (subdomains only, never example.com itself), an IP
+// literal or CIDR (matches IP destinations only), `*` (anything). Ports: inclusive ranges. Deny wins:
+// a connection is allowed when some allow rule matches and no deny rule does.
+import { isIP } from 'node:net';
+
+import type { NetRule, NetworkPolicy } from '../policy/policy.js';
+import { canonicalIp, CidrSet } from './address.js';
+
+export interface Decision {
+  allowed: boolean;
+  /** The rule that decided (the matching deny rule, or the allow rule); absent when none matched. */
+  rule?: NetRule;
+  reason: string;
+}
+
+interface CompiledRule {
+  rule: NetRule;
+  /** For IP/CIDR rules. */
+  cidr?: CidrSet;
+  /** For `*.domain` rules: the suffix including the leading dot. */
+  suffix?: string;
+}
+
+function isIpRule(host: string): boolean {
+  const slash = host.indexOf('/');
+  return isIP(slash >= 0 ? host.slice(0, slash) : host) !== 0;
+}
+
+/** Lower-case, without a trailing dot, IPv6 brackets or IPv4-mapped wrapping. */
+export function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  return isIP(h) ? canonicalIp(h) : h;
+}
+
+function portMatches(rule: NetRule, port: number): boolean {
+  return rule.ports.some(([lo, hi]) => port >= lo && port <= hi);
+}
+
+function anyPort(rule: NetRule): boolean {
+  return rule.ports.some(([lo, hi]) => lo <= 1 && hi >= 65535);
+}
+
+export class RuleEngine {
+  private readonly rules: CompiledRule[];
+
+  constructor(readonly policy: NetworkPolicy) {
+    this.rules = policy.rules.map((rule) => {
+      if (rule.host === '*') return { rule };
+      if (isIpRule(rule.host)) return { rule, cidr: new CidrSet().add(rule.host) };
+      if (rule.host.startsWith('*.')) return { rule, suffix: rule.host.slice(1) };
+      return { rule };
+    });
+  }
+
+  private hostMatches(c: CompiledRule, host: string, hostIsIp: boolean): boolean {
+    if (c.rule.host === '*') return true;
+    if (c.cidr) return hostIsIp && c.cidr.has(host);
+    if (hostIsIp) return false;
+    if (c.suffix) return host.endsWith(c.suffix) && host.length > c.suffix.length;
+    return host === c.rule.host;
+  }
+
+  /** The verdict for a connection to `host` (a name or an IP literal) on `port`. */
+  decide(hostIn: string, port: number): Decision {
+    const host = normalizeHost(hostIn);
+    const hostIsIp = isIP(host) !== 0;
+    const deny = this.rules.find((c) => c.rule.action === 'deny' && this.hostMatches(c, host, hostIsIp) && portMatches(c.rule, port));
+    if (deny) return { allowed: false, rule: deny.rule, reason: `denied by rule "${deny.rule.host}" (${deny.rule.source})` };
+    const allow = this.rules.find((c) => c.rule.action === 'allow' && this.hostMatches(c, host, hostIsIp) && portMatches(c.rule, port));
+    if (allow) return { allowed: true, rule: allow.rule, reason: `allowed by rule "${allow.rule.host}" (${allow.rule.source})` };
+    const otherPort = this.rules.some((c) => c.rule.action === 'allow' && this.hostMatches(c, host, hostIsIp));
+    return {
+      allowed: false,
+      reason: otherPort ? `port ${port} is not allowed for ${host}` : `no allow rule matches ${host}`,
+    };
+  }
+
+  /**
+   * Whether a name gets an answer from the sandbox's DNS: some allow rule names it (on any port) and
+   * no deny rule takes every port of it away.
+   */
+  nameResolvable(nameIn: string): Decision {
+    const name = normalizeHost(nameIn);
+    if (isIP(name)) return { allowed: false, reason: 'an IP literal is not a name' };
+    const deny = this.rules.find((c) => c.rule.action === 'deny' && this.hostMatches(c, name, false) && anyPort(c.rule));
+    if (deny) return { allowed: false, rule: deny.rule, reason: `denied by rule "${deny.rule.host}" (${deny.rule.source})` };
+    const allow = this.rules.find((c) => c.rule.action === 'allow' && this.hostMatches(c, name, false));
+    if (allow) return { allowed: true, rule: allow.rule, reason: `allowed by rule "${allow.rule.host}" (${allow.rule.source})` };
+    return { allowed: false, reason: 'no allow rule matches this name' };
+  }
+
+  /** An IP allow rule (not `*`) that names this address and port exactly: private targets it names are fine. */
+  ipRuleAllows(ip: string, port: number): NetRule | undefined {
+    const found = this.rules.find((c) => c.rule.action === 'allow' && c.cidr && c.cidr.has(ip) && portMatches(c.rule, port));
+    return found?.rule;
+  }
+
+  /** A deny rule matching the resolved address (IP rules and `*`). */
+  ipRuleDenies(ip: string, port: number): NetRule | undefined {
+    const found = this.rules.find((c) => c.rule.action === 'deny' && (c.cidr ? c.cidr.has(ip) : c.rule.host === '*') && portMatches(c.rule, port));
+    return found?.rule;
+  }
+
+  /** The policy's pinned addresses for a name (the `hosts` map), if any. */
+  pinned(name: string): readonly string[] | undefined {
+    const n = normalizeHost(name);
+    return this.policy.hosts[n] ?? this.policy.hosts[`${n}.`];
+  }
+}

@@ -1,0 +1,368 @@
+// cordon – the network supervisor of one sandboxed command (allowlist mode), running in the caller's
+// Node process, in the host network namespace.
+//
+// The launcher creates the listeners inside the sandbox's empty netns and sends them here over a
+// socketpair (SCM_RIGHTS); only this process holds them afterwards. Every path ends in `open()`:
+//   capture listener   connections the sandbox's nftables chain redirected (SO_ORIGINAL_DST gives the
+//                      pool address → the name the DNS answerer handed it out for, or an IP literal)
+//   proxy listener     HTTP CONNECT, plain HTTP forwarding, SOCKS5 (remote DNS)
+//   DNS (UDP/TCP)      allowed names → pool addresses; others NXDOMAIN; nothing forwarded
+// open(): rules (deny wins) → resolve on the host (the policy's `hosts` map first) → refuse
+// loopback/private/link-local/metadata answers unless the rule allows private targets or an IP rule
+// names the address → connect → splice. Each decision is an audit event; each denial a violation.
+// Fail closed: on any internal error (and when the command ends) the listeners are closed, so every
+// new connect in the sandbox is refused at once.
+import dgram from 'node:dgram';
+import { promises as dnsPromises } from 'node:dns';
+import net from 'node:net';
+
+import type { NetworkPolicy } from '../policy/policy.js';
+import type { Violation } from '../sandbox/result.js';
+import { privateReason } from './address.js';
+import { loadNetAddon, type NetAddon } from './addon.js';
+import { AddressPool, answer } from './dns.js';
+import { readHead, serveHttp, serveSocks5, type OpenResult } from './proxy.js';
+import { normalizeHost, RuleEngine } from './rules.js';
+
+/** Where the supervisor's audit events go (Sandbox binds this to its pino logger). */
+export type NetAudit = (level: 'info' | 'warn' | 'error', event: Record<string, unknown>, msg: string) => void;
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const MAX_VIOLATIONS = 1000;
+
+const active = new Set<NetSupervisor>();
+
+/**
+ * Closes the listeners of every running supervisor, as if the supervisor had died: every new
+ * connection and name lookup in those sandboxes fails at once. For tests and emergency stops.
+ */
+export function abortNetSupervisors(reason = 'aborted'): number {
+  const n = active.size;
+  for (const s of [...active]) s.abort(reason);
+  return n;
+}
+
+function hostPort(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function splice(client: net.Socket, upstream: net.Socket, rest: Buffer, conns: Set<net.Socket>): void {
+  conns.add(client);
+  conns.add(upstream);
+  const forget = () => {
+    conns.delete(client);
+    conns.delete(upstream);
+  };
+  const kill = () => {
+    client.resetAndDestroy();
+    upstream.resetAndDestroy();
+  };
+  client.on('error', kill);
+  upstream.on('error', kill);
+  client.on('close', forget);
+  upstream.on('close', forget);
+  client.setNoDelay(true);
+  upstream.setNoDelay(true);
+  if (rest.length) upstream.write(rest);
+  client.pipe(upstream);
+  upstream.pipe(client);
+  client.resume();
+}
+
+export class NetSupervisor {
+  readonly violations: Violation[] = [];
+  /** The launcher's end of the channel: pass it in the spawn's stdio at index CHANNEL_FD. */
+  readonly childFd: number;
+  private readonly addon: NetAddon;
+  private readonly engine: RuleEngine;
+  private readonly pool = new AddressPool();
+  private readonly refusedNames = new Set<string>();
+  private readonly servers: Array<net.Server | dgram.Socket> = [];
+  private readonly conns = new Set<net.Socket>();
+  private channel: number;
+  private closed = false;
+
+  constructor(policy: NetworkPolicy, private readonly audit?: NetAudit) {
+    this.addon = loadNetAddon();
+    this.engine = new RuleEngine(policy);
+    const [ours, theirs] = this.addon.socketpair();
+    this.channel = ours;
+    this.childFd = theirs;
+    active.add(this);
+  }
+
+  /** After spawn: the launcher has its copy of the channel. */
+  spawned(): void {
+    this.addon.close(this.childFd);
+  }
+
+  /** A status record from the launcher (`NET …`). */
+  onRecord(line: string): void {
+    if (line === 'NET READY') this.receive();
+  }
+
+  private receive(): void {
+    if (this.closed) return;
+    let msg: ReturnType<NetAddon['receiveFds']>;
+    try {
+      msg = this.addon.receiveFds(this.channel);
+    } catch (err) {
+      this.abort(`could not receive the listeners: ${String(err)}`);
+      return;
+    }
+    this.addon.close(this.channel);
+    this.channel = -1;
+    if (!msg) {
+      this.abort('the launcher reported its listeners but none arrived');
+      return;
+    }
+    const names = msg.names.split(' ');
+    msg.fds.forEach((fd, i) => {
+      try {
+        this.serve(names[i] ?? '?', fd);
+      } catch (err) {
+        this.addon.close(fd);
+        this.abort(`could not serve ${names[i] ?? '?'}: ${String(err)}`);
+      }
+    });
+  }
+
+  private serve(name: string, fd: number): void {
+    if (this.closed) {
+      this.addon.close(fd);
+      return;
+    }
+    const onError = (err: Error) => this.abort(`${name} listener failed: ${err.message}`);
+    if (name === 'dns-udp') {
+      const sock = dgram.createSocket('udp4');
+      sock.on('error', onError);
+      sock.on('message', (msg, rinfo) => {
+        const out = this.dns(msg);
+        if (out) sock.send(out, rinfo.port, rinfo.address);
+      });
+      sock.bind({ fd });
+      this.servers.push(sock);
+      return;
+    }
+    const handlers: Record<string, (s: net.Socket) => void> = {
+      capture4: (s) => this.guard(this.onCapture(s), s),
+      capture6: (s) => this.guard(this.onCapture(s), s),
+      proxy: (s) => this.guard(this.onProxy(s), s),
+      'dns-tcp': (s) => this.onDnsTcp(s),
+    };
+    const handler = handlers[name];
+    if (!handler) throw new Error(`unknown listener "${name}"`);
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, handler);
+    server.on('error', onError);
+    server.listen({ fd });
+    this.servers.push(server);
+  }
+
+  /** A handler that throws is a bug: that connection is reset, and the supervisor keeps going. */
+  private guard(p: Promise<void>, s: net.Socket): void {
+    p.catch((err: unknown) => {
+      this.audit?.('error', { event: 'net.error', error: String(err) }, 'network supervisor error');
+      s.resetAndDestroy();
+    });
+  }
+
+  private deny(via: string, host: string, port: number, reason: string, extra: Record<string, unknown> = {}): void {
+    const what = hostPort(host, port);
+    this.audit?.('warn', { event: 'net.connect', via, host, port, verdict: 'deny', reason, ...extra }, `network: denied ${what}`);
+    if (this.violations.length < MAX_VIOLATIONS) this.violations.push({ kind: 'network', what, detail: reason, source: 'network' });
+  }
+
+  private async resolve(host: string): Promise<string[]> {
+    const pinned = this.engine.pinned(host);
+    if (pinned) return [...pinned];
+    const found = await dnsPromises.lookup(host, { all: true, verbatim: true });
+    return found.map((a) => a.address);
+  }
+
+  /** The one decision point: rules, resolution, SSRF guard, connect. */
+  async open(hostIn: string, port: number, via: string): Promise<OpenResult> {
+    const host = normalizeHost(hostIn);
+    const decision = this.engine.decide(host, port);
+    if (!decision.allowed) {
+      this.deny(via, host, port, decision.reason, decision.rule ? { rule: decision.rule.source } : {});
+      return { ok: false, denied: true, reason: decision.reason };
+    }
+    const rule = decision.rule;
+    const literal = net.isIP(host) !== 0;
+    let addresses: string[];
+    try {
+      addresses = literal ? [host] : await this.resolve(host);
+    } catch (err) {
+      const reason = `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+      this.audit?.('warn', { event: 'net.connect', via, host, port, verdict: 'error', reason }, `network: ${reason}`);
+      return { ok: false, denied: false, reason };
+    }
+    const refused: string[] = [];
+    const usable = addresses.filter((addr) => {
+      if (literal) return true; // an IP rule allows exactly the address it names
+      const denyRule = this.engine.ipRuleDenies(addr, port);
+      if (denyRule) {
+        refused.push(`${addr} is denied by rule "${denyRule.host}" (${denyRule.source})`);
+        return false;
+      }
+      const why = privateReason(addr);
+      if (why && !rule?.allowPrivate && !this.engine.ipRuleAllows(addr, port)) {
+        refused.push(`${host} resolves to ${addr}, ${why}: refused (DNS rebinding/SSRF guard; the rule does not allow private targets)`);
+        return false;
+      }
+      return true;
+    });
+    if (usable.length === 0) {
+      const reason = refused.join('; ') || `${host} has no addresses`;
+      this.deny(via, host, port, reason, { addresses, rule: rule?.source });
+      return { ok: false, denied: refused.length > 0, reason };
+    }
+    let lastError = '';
+    for (const address of usable) {
+      try {
+        const upstream = await connect(address, port);
+        if (this.closed) {
+          upstream.destroy();
+          return { ok: false, denied: false, reason: 'the network supervisor is shut down' };
+        }
+        this.audit?.('info', { event: 'net.connect', via, host, address, port, rule: rule?.source, verdict: 'allow' }, `network: ${hostPort(host, port)} via ${address}`);
+        return { ok: true, upstream };
+      } catch (err) {
+        lastError = `${address}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+      }
+    }
+    const reason = `could not connect to ${hostPort(host, port)} (${lastError})`;
+    this.audit?.('warn', { event: 'net.connect', via, host, port, rule: rule?.source, verdict: 'error', reason }, `network: ${reason}`);
+    return { ok: false, denied: false, reason };
+  }
+
+  private async onCapture(client: net.Socket): Promise<void> {
+    const handle = (client as unknown as { _handle?: { fd?: number } })._handle;
+    const dst = handle?.fd !== undefined && handle.fd >= 0 ? this.addon.originalDst(handle.fd) : null;
+    if (!dst) {
+      this.deny('transparent', client.localAddress ?? '?', client.localPort ?? 0, 'a direct connection to cordon\'s capture port');
+      client.resetAndDestroy();
+      return;
+    }
+    let host = dst.address;
+    if (AddressPool.contains(dst.address)) {
+      const name = this.pool.nameFor(dst.address);
+      if (!name) {
+        this.deny('transparent', dst.address, dst.port, 'this address was not handed out by cordon\'s DNS');
+        client.resetAndDestroy();
+        return;
+      }
+      host = name;
+    }
+    const r = await this.open(host, dst.port, 'transparent');
+    if (!r.ok || client.destroyed) {
+      if (r.ok) r.upstream.destroy();
+      client.resetAndDestroy();
+      return;
+    }
+    splice(client, r.upstream, Buffer.alloc(0), this.conns);
+  }
+
+  private async onProxy(client: net.Socket): Promise<void> {
+    client.on('error', () => client.destroy());
+    const open = (h: string, p: number, via: string) => this.open(h, p, via);
+    let served;
+    try {
+      const first = await readHead(client, (b) => (b.length > 0 ? 1 : 0));
+      client.unshift(first);
+      served = first[0] === 5 ? await serveSocks5(client, open) : await serveHttp(client, open);
+    } catch {
+      client.destroy();
+      return;
+    }
+    if (!served) return;
+    if (client.destroyed) {
+      served.upstream.destroy();
+      return;
+    }
+    splice(client, served.upstream, served.rest, this.conns);
+  }
+
+  /** One DNS query → the answer bytes (undefined: not a query, dropped). */
+  private dns(msg: Buffer): Buffer | undefined {
+    const out = answer(msg, this.pool, (name) => this.engine.nameResolvable(name));
+    if (!out) return undefined;
+    if (out.answered) {
+      this.audit?.('info', { event: 'net.dns', name: out.answered.name, address: out.answered.address, verdict: 'allow' }, `dns: ${out.answered.name}`);
+    }
+    if (out.refused && !this.refusedNames.has(out.refused.name)) {
+      this.refusedNames.add(out.refused.name);
+      const { name, reason } = out.refused;
+      this.audit?.('warn', { event: 'net.dns', name, verdict: 'deny', reason }, `dns: refused ${name}`);
+      if (this.violations.length < MAX_VIOLATIONS) {
+        this.violations.push({ kind: 'network', what: name, detail: `name lookup refused (NXDOMAIN): ${reason}`, source: 'network' });
+      }
+    }
+    return out.response;
+  }
+
+  private onDnsTcp(s: net.Socket): void {
+    let buf: Buffer = Buffer.alloc(0);
+    s.on('error', () => s.destroy());
+    s.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0);
+        const resp = this.dns(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        if (!resp) {
+          s.destroy();
+          return;
+        }
+        const prefix = Buffer.alloc(2);
+        prefix.writeUInt16BE(resp.length);
+        s.write(Buffer.concat([prefix, resp]));
+      }
+      if (buf.length > 70_000) s.destroy();
+    });
+    s.resume();
+  }
+
+  /** Fail closed: close every listener (new connects are refused) and every spliced connection. */
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.audit?.('error', { event: 'net.abort', reason }, `network supervisor stopped: ${reason}`);
+    this.shutdown();
+  }
+
+  /** The command ended. */
+  close(): void {
+    this.shutdown();
+  }
+
+  private shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    active.delete(this);
+    if (this.channel >= 0) this.addon.close(this.channel);
+    this.channel = -1;
+    for (const s of this.servers) s.close();
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+  }
+}
+
+function connect(address: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: address, port, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    }, CONNECT_TIMEOUT_MS);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => s.destroy()); // until splice() takes over
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
