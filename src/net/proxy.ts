@@ -54,6 +54,18 @@ function httpError(sock: Socket, status: string, text: string): void {
   sock.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/** Asks for an upstream; on refusal answers 403 (policy) or 502 (resolution/connect failure). */
+async function openOrRefuse(sock: Socket, open: Opener, hp: { host: string; port: number } | undefined, bad: string, via: string): Promise<Socket | undefined> {
+  if (!hp) {
+    httpError(sock, '400 Bad Request', bad);
+    return undefined;
+  }
+  const r = await open(hp.host, hp.port, via);
+  if (r.ok) return r.upstream;
+  httpError(sock, r.denied ? '403 Forbidden' : '502 Bad Gateway', r.reason);
+  return undefined;
+}
+
 /** HTTP CONNECT or an absolute-form request. Returns the upstream to splice with, or undefined. */
 export async function serveHttp(sock: Socket, open: Opener): Promise<{ upstream: Socket; rest: Buffer } | undefined> {
   const buf = await readHead(sock, headLength);
@@ -67,34 +79,18 @@ export async function serveHttp(sock: Socket, open: Opener): Promise<{ upstream:
     return undefined;
   }
   if (method === 'CONNECT') {
-    const hp = splitHostPort(target, 443);
-    if (!hp) {
-      httpError(sock, '400 Bad Request', `bad CONNECT target "${target}"`);
-      return undefined;
-    }
-    const r = await open(hp.host, hp.port, 'http-connect');
-    if (!r.ok) {
-      httpError(sock, r.denied ? '403 Forbidden' : '502 Bad Gateway', r.reason);
-      return undefined;
-    }
+    const upstream = await openOrRefuse(sock, open, splitHostPort(target, 443), `bad CONNECT target "${target}"`, 'http-connect');
+    if (!upstream) return undefined;
     sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    return { upstream: r.upstream, rest };
+    return { upstream, rest };
   }
   const url = /^http:\/\/([^/?#]+)([^#]*)$/i.exec(target);
   if (!url) {
     httpError(sock, '400 Bad Request', `only CONNECT and http:// absolute-form requests are proxied (got "${method} ${target.slice(0, 80)}")`);
     return undefined;
   }
-  const hp = splitHostPort(url[1] ?? '', 80);
-  if (!hp) {
-    httpError(sock, '400 Bad Request', `bad host in "${target.slice(0, 80)}"`);
-    return undefined;
-  }
-  const r = await open(hp.host, hp.port, 'http-forward');
-  if (!r.ok) {
-    httpError(sock, r.denied ? '403 Forbidden' : '502 Bad Gateway', r.reason);
-    return undefined;
-  }
+  const upstream = await openOrRefuse(sock, open, splitHostPort(url[1] ?? '', 80), `bad host in "${target.slice(0, 80)}"`, 'http-forward');
+  if (!upstream) return undefined;
   // Origin-form request line; proxy headers dropped; one request per connection (the next request
   // on this connection may name another host, so the upstream connection is not reused).
   const headers = lines
@@ -102,8 +98,8 @@ export async function serveHttp(sock: Socket, open: Opener): Promise<{ upstream:
     .filter((l) => l !== '' && !/^(proxy-connection|proxy-authorization|connection|keep-alive)\s*:/i.test(l));
   const path = url[2] || '/';
   const rewritten = `${method} ${path.startsWith('/') ? path : `/${path}`} ${version}\r\n${headers.join('\r\n')}${headers.length ? '\r\n' : ''}Connection: close\r\n\r\n`;
-  r.upstream.write(rewritten, 'latin1');
-  return { upstream: r.upstream, rest };
+  upstream.write(rewritten, 'latin1');
+  return { upstream, rest };
 }
 
 function socksRequestLength(buf: Buffer): number {
