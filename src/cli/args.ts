@@ -1,5 +1,6 @@
 // cordon – parses `cordon run` flags strictly: every flag known, every value checked, errors name the flag.
 import { CordonError } from '../errors.js';
+import { parseSize } from '../policy/sizes.js';
 
 export interface RunArgs {
   profile?: string;
@@ -13,6 +14,12 @@ export interface RunArgs {
   json: boolean;
   logFile?: string;
   maxOutput?: string;
+  /** Resource limits (sizes as given, e.g. `512m`; checked here). */
+  memory?: string;
+  tmpSize?: string;
+  pids?: number;
+  cpuSeconds?: number;
+  maxFiles?: number;
   command: string[];
 }
 
@@ -27,6 +34,17 @@ const LIST_FLAGS = {
 
 function bad(message: string): never {
   throw new CordonError('BAD_ARGUMENT', message, { hint: 'see `cordon help`' });
+}
+
+function size(flag: string, v: string): string {
+  if (parseSize(v) === undefined) bad(`${flag}: "${v}" is not a size (e.g. 512m, 2g, 65536)`);
+  return v;
+}
+
+function count(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) bad(`${flag}: "${v}" is not a positive whole number`);
+  return n;
 }
 
 /** Parses the arguments after `run`. The command follows `--` (or the first non-flag word). */
@@ -67,7 +85,20 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     } else if (flag === '--log-file') {
       out.logFile = value(flag, inline);
     } else if (flag === '--max-output') {
-      out.maxOutput = value(flag, inline);
+      out.maxOutput = size(flag, value(flag, inline));
+    } else if (flag === '--memory') {
+      out.memory = size(flag, value(flag, inline));
+    } else if (flag === '--tmp-size') {
+      out.tmpSize = size(flag, value(flag, inline));
+    } else if (flag === '--pids') {
+      out.pids = count(flag, value(flag, inline));
+    } else if (flag === '--max-files') {
+      out.maxFiles = count(flag, value(flag, inline));
+    } else if (flag === '--cpu-seconds') {
+      const v = value(flag, inline);
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || n <= 0) bad(`--cpu-seconds: "${v}" is not a positive number of seconds`);
+      out.cpuSeconds = n;
     } else {
       bad(`unknown flag ${flag}`);
     }

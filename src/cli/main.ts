@@ -19,6 +19,8 @@ usage:
       --allow-net HOST[:PORTS]  --deny-net HOST[:PORTS]   network rules
       --timeout SECONDS       kill the whole process tree after this long (exit 124)
       --max-output SIZE       cap on stdout/stderr when capturing (--json)
+      --memory SIZE  --pids N  --cpu-seconds N  --max-files N  --tmp-size SIZE
+                              resource limits (see \`cordon doctor\` for how each is enforced here)
       --json                  print one JSON result instead of streaming
       --log-file FILE         append audit events (JSON lines)
   cordon doctor [--json]       which layers this machine can enforce
@@ -27,6 +29,8 @@ usage:
 
 exit status of run: the command's own; 128+N if a signal N ended it; 124 on timeout;
 125 if cordon could not set up the sandbox (reason on stderr); 126 not executable; 127 not found.
+A limit that ends the command: timeout 124; memory (oom) and output 137 (SIGKILL); cpu 152 (SIGXCPU)
+or 137; pids: the command's own status. --json's "limit" field names the limit.
 `;
 
 function version(): string {

@@ -11,6 +11,7 @@ import type { RunArgs } from './args.js';
 export const EXIT = { setupFailed: 125, cannotExecute: 126, notFound: 127, timeout: 124 } as const;
 
 function describe(v: ExecResult['violations'][number]): string {
+  if (v.kind === 'limit') return `cordon: limit ${v.what}: ${v.detail}`;
   return `cordon: denied ${v.kind} ${v.what}: ${v.detail}${v.pid ? ` (pid ${v.pid})` : ''}`;
 }
 
