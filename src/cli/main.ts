@@ -24,7 +24,9 @@ usage:
       --json                  print one JSON result instead of streaming
       --log-file FILE         append audit events (JSON lines)
   cordon doctor [--json]       which layers this machine can enforce
+  cordon profile check|explain|diff|init|schema   write and review profiles (cordon profile help)
   cordon explain --seccomp     the syscall filter, readably
+  cordon windows setup|teardown  (Windows, elevated) enforced per-endpoint network via WFP
   cordon help | --version
 
 exit status of run: the command's own; 128+N if a signal N ended it; 124 on timeout;
@@ -43,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(parseRunArgs(rest));
+    case 'profile':
+      return (await import('./profile.js')).profileCommand(rest);
     case 'doctor':
       return doctor(rest.includes('--json'));
     case 'explain': {
@@ -51,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(explainSeccomp({ network: 'none' }) + '\n');
       return 0;
     }
+    case 'windows':
+      return (await import('./windows.js')).windowsCommand(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -8,6 +8,7 @@ import { CordonError, errnoName } from '../errors.js';
 import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
 import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand } from '../platform/backend.js';
 import { selectBackend } from '../platform/select.js';
+import type { WindowsOptions } from '../windows/plan.js';
 import type { Policy } from '../policy/policy.js';
 import type { ProfileDocument } from '../profile/schema.js';
 import { CappedCapture } from './capture.js';
@@ -40,6 +41,8 @@ export interface SandboxOptions {
    * which runs one command, turns it off.
    */
   prespawn?: boolean;
+  /** Windows only: `mode` ('default' write-restricted token, or 'strict' AppContainer) and opt-ins. */
+  windows?: WindowsOptions;
   /** Environment the allowlist draws from. Default: process.env. */
   callerEnv?: NodeJS.ProcessEnv;
   /** Named secrets handed to every command as variables and redacted from its output, the log and errors. */
@@ -148,7 +151,7 @@ export class Sandbox extends EventEmitter {
   /** Loads the profile, compiles the policy, checks this machine can enforce it (fail closed). */
   static async create(options: SandboxOptions = {}): Promise<Sandbox> {
     const callerEnv = options.callerEnv ?? process.env;
-    const backend = await selectBackend();
+    const backend = await selectBackend(process.platform, { windows: options.windows });
     const host = await PolicyHost.create(
       {
         profile: options.profile ?? 'workspace',
