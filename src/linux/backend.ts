@@ -20,7 +20,7 @@ import { encodeCommand, planLinux, type LinuxPlan } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
-import { limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
+import { guardLauncherCgroups, limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
   readonly plan: LinuxPlan;
@@ -65,6 +65,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
   } finally {
     net?.spawned();
   }
+  const unguard = guardLauncherCgroups(plan.limits.cgroupParents, child.pid);
   const status = child.stdio[3] as unknown as Readable & Writable;
   const state: RecordState = { violations: [] };
   let pending = '';
@@ -118,7 +119,10 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
     child.on('close', (code, signal) => {
       if (pending) applyRecord(state, pending);
       // A SIGKILLed launcher could not remove its cgroups; its tree is dying with it.
-      void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => settle(code, signal));
+      void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => {
+        unguard();
+        settle(code, signal);
+      });
     });
   });
   exited.catch(() => {}); // a spare discarded unused has nobody awaiting it
@@ -168,7 +172,8 @@ export function createLinuxBackend(): PlatformBackend {
     async prepare(policy: Policy, options: PrepareOptions = {}): Promise<LinuxPrepared> {
       const plan = planLinux(policy, requireProbe());
       // A per-command network supervisor is wired at spawn time, so allowlist sandboxes are not built ahead.
-      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist';
+      // Nor are sandboxes with cgroup limits: an idle spare would hold its cgroup past our exit.
+      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist' && plan.limits.cgroupParents.length === 0;
       return { policy, warnings: plan.warnings, plan, prespawn };
     },
     release(prepared: PreparedPolicy): void {

@@ -256,6 +256,47 @@ export function limitFromRecords(
   return null;
 }
 
+const guarded = new Map<number, readonly string[]>();
+let exitHook = false;
+
+/**
+ * Until `release()`, the launcher `pid` owns cgroups under `parents`: if this process exits first,
+ * the launcher is killed and its directories removed synchronously (waiting up to ~1 s for the
+ * sandbox's tree to die). A SIGKILLed caller cannot do this; the next launcher sweeps them instead.
+ */
+export function guardLauncherCgroups(parents: readonly string[], pid: number | undefined): () => void {
+  if (parents.length === 0 || pid === undefined) return () => {};
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (const p of guarded.keys()) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const [p, dirs] of guarded) {
+        for (const parent of dirs) {
+          const dir = path.join(parent, `${CGROUP_PREFIX}${p}`);
+          for (let i = 0; i < 200; i++) {
+            try {
+              rmdirSync(dir);
+              break;
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'EBUSY') break;
+              Atomics.wait(pause, 0, 0, 5);
+            }
+          }
+        }
+      }
+    });
+  }
+  guarded.set(pid, parents);
+  return () => guarded.delete(pid);
+}
+
 /** Removes cgroup directories a SIGKILLed launcher left behind (its tree dies with it; wait for that). */
 export async function removeLauncherCgroups(parents: readonly string[], launcherPid: number | undefined): Promise<void> {
   if (launcherPid === undefined) return;
