@@ -304,7 +304,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const fields: Record<string, RuleOrigin> = {};
   for (const key of ['network.mode', 'network.allowPrivate', ...Object.keys(limits).map((k) => `limits.${k}`), ...Object.keys(unsafe).map((k) => `unsafe.${k}`)]) {
     const o = originOf(profile, key);
-    if (o) fields[key] = { rule: key, source: describeOrigin(o) };
+    const [section, name] = key.split('.') as [string, string];
+    const value = (doc as unknown as Record<string, Record<string, unknown> | undefined>)[section]?.[name];
+    if (o) fields[key] = { rule: `${key}: ${JSON.stringify(value)}`, source: describeOrigin(o) };
   }
 
   const policy: Policy = {
