@@ -25,7 +25,6 @@ usage:
       --log-file FILE         append audit events (JSON lines)
   cordon doctor [--json]       which layers this machine can enforce
   cordon profile check|explain|diff|init|schema   write and review profiles (cordon profile help)
-  cordon profile check|explain|diff|init|schema   write and review profiles (cordon profile help)
   cordon explain --seccomp     the syscall filter, readably
   cordon windows setup|teardown  (Windows, elevated) enforced per-endpoint network via WFP
   cordon help | --version
@@ -46,8 +45,6 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(parseRunArgs(rest));
-    case 'profile':
-      return (await import('./profile.js')).profileCommand(rest);
     case 'profile':
       return (await import('./profile.js')).profileCommand(rest);
     case 'doctor':
