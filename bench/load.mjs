@@ -1,0 +1,201 @@
+// cordon bench – load: N sequential and M concurrent execs through one Sandbox, then checks that
+// nothing leaked (fds, child processes/zombies, mounts, cgroup directories, temp files) and that
+// memory stayed flat. Used by bench/run.mjs (full counts) and test/reliability (small counts).
+//
+//   import { runLoadBench } from './load.mjs';
+//   const { results, markdown } = await runLoadBench({ sequential: 1000, concurrent: 64 });
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** Open fds of this process. */
+export function fdCount() {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Processes whose parent is this process: [{pid, state, comm}] (state Z = zombie). */
+export function childProcesses() {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    if (Number(ppid) === process.pid) out.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return out;
+}
+
+/** The mount table as this process sees it, without mount ids (stable across reads). */
+export function mountTable() {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ').slice(2).join(' '))
+    .sort();
+}
+
+/** cordon-* cgroup directories under every parent this machine would use. */
+export async function cgroupLeftovers() {
+  const { detectCgroups, CGROUP_PREFIX } = await import(path.join(root, 'dist', 'linux', 'limits.js'));
+  const sites = detectCgroups();
+  const parents = [sites.v2?.dir, sites.v1.memory, sites.v1.pids].filter(Boolean);
+  const out = [];
+  for (const p of new Set(parents)) {
+    try {
+      for (const n of readdirSync(p)) if (n.startsWith(CGROUP_PREFIX)) out.push(path.join(p, n));
+    } catch {
+      // parent vanished
+    }
+  }
+  return out;
+}
+
+function tmpEntries() {
+  try {
+    return new Set(readdirSync(os.tmpdir()));
+  } catch {
+    return new Set();
+  }
+}
+
+export async function snapshot() {
+  return {
+    fds: fdCount(),
+    children: childProcesses(),
+    mounts: mountTable(),
+    cgroups: await cgroupLeftovers(),
+    tmp: tmpEntries(),
+    rss: process.memoryUsage().rss,
+  };
+}
+
+/** Waits (bounded) until this process has no child processes left: launchers exit after the result. */
+async function settle(ms = 5000) {
+  const end = Date.now() + ms;
+  while (childProcesses().length > 0 && Date.now() < end) await sleep(20);
+}
+
+function gc() {
+  if (typeof globalThis.gc === 'function') {
+    globalThis.gc();
+    globalThis.gc();
+  }
+}
+
+function quantile(sorted, q) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
+}
+
+/**
+ * @param {{sequential?: number, concurrent?: number, rounds?: number, limits?: object, warmup?: number}} [opts]
+ *   limits: passed to Sandbox.create (default pids 256 + memory 512m, so cgroups are created and
+ *   removed on every exec where they are available).
+ */
+export async function runLoadBench(opts = {}) {
+  const sequential = opts.sequential ?? 1000;
+  const concurrent = opts.concurrent ?? 64;
+  const rounds = opts.rounds ?? 1;
+  const warmup = opts.warmup ?? 20;
+  const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'cordon-load-'));
+  const sb = await Sandbox.create({ workspace: ws, limits: opts.limits ?? { pids: 256, memory: '512m' } });
+  const failures = [];
+  const check = (r, i, want) => {
+    if (r.exitCode !== 0 || r.stdout.toString() !== want) failures.push({ i, exitCode: r.exitCode, signal: r.signal, stderr: r.stderr.toString().slice(0, 200) });
+  };
+  try {
+    for (let i = 0; i < warmup; i++) check(await sb.exec(['echo', `w${i}`]), -1, `w${i}\n`);
+    await settle();
+    gc();
+    const before = await snapshot();
+
+    const seqMs = [];
+    const t0 = performance.now();
+    for (let i = 0; i < sequential; i++) {
+      const s = performance.now();
+      check(await sb.exec(['echo', `s${i}`]), i, `s${i}\n`);
+      seqMs.push(performance.now() - s);
+    }
+    const seqTotal = performance.now() - t0;
+    await settle();
+    gc();
+    const midRss = process.memoryUsage().rss;
+
+    const conMs = [];
+    const t1 = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(
+        Array.from({ length: concurrent }, async (_, i) => {
+          const s = performance.now();
+          check(await sb.exec(['sh', '-c', 'echo "c$1"', 'sh', String(i)]), i, `c${i}\n`);
+          conMs.push(performance.now() - s);
+        }),
+      );
+    }
+    const conTotal = performance.now() - t1;
+
+    sb.close();
+    await settle();
+    gc();
+    const after = await snapshot();
+    seqMs.sort((a, b) => a - b);
+    conMs.sort((a, b) => a - b);
+    const newTmp = [...after.tmp].filter((n) => !before.tmp.has(n));
+    const results = {
+      sequential,
+      concurrent,
+      rounds,
+      failures,
+      sequentialTotalMs: seqTotal,
+      sequentialP50Ms: quantile(seqMs, 0.5),
+      sequentialP95Ms: quantile(seqMs, 0.95),
+      concurrentTotalMs: conTotal,
+      concurrentP50Ms: quantile(conMs, 0.5),
+      concurrentP95Ms: quantile(conMs, 0.95),
+      fds: { before: before.fds, after: after.fds },
+      children: { before: before.children.length, after: after.children, zombies: after.children.filter((c) => c.state === 'Z').length },
+      mountsChanged: JSON.stringify(before.mounts) !== JSON.stringify(after.mounts),
+      cgroups: { before: before.cgroups, after: after.cgroups },
+      newTmpEntries: newTmp,
+      rssMB: { before: before.rss / 2 ** 20, afterSequential: midRss / 2 ** 20, after: after.rss / 2 ** 20 },
+      gcExposed: typeof globalThis.gc === 'function',
+    };
+    const f = (n) => n.toFixed(1);
+    const markdown = [
+      `| load (${sequential} sequential, ${rounds}×${concurrent} concurrent, one Sandbox) | value |`,
+      '|---|---|',
+      `| sequential: total / p50 / p95 | ${f(seqTotal)} ms / ${f(results.sequentialP50Ms)} ms / ${f(results.sequentialP95Ms)} ms |`,
+      `| concurrent: wall / p50 / p95 per exec | ${f(conTotal)} ms / ${f(results.concurrentP50Ms)} ms / ${f(results.concurrentP95Ms)} ms |`,
+      `| failed execs | ${failures.length} |`,
+      `| fds before → after | ${before.fds} → ${after.fds} |`,
+      `| child processes / zombies after | ${after.children.length} / ${results.children.zombies} |`,
+      `| host mount table changed | ${results.mountsChanged ? 'yes' : 'no'} |`,
+      `| cordon cgroup dirs after | ${after.cgroups.length} |`,
+      `| new entries in ${os.tmpdir()} | ${newTmp.length} |`,
+      `| RSS before → after sequential → after all | ${f(results.rssMB.before)} → ${f(results.rssMB.afterSequential)} → ${f(results.rssMB.after)} MB${results.gcExposed ? '' : ' (no --expose-gc)'} |`,
+    ].join('\n');
+    return { results, markdown };
+  } finally {
+    sb.close();
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { markdown, results } = await runLoadBench({
+    sequential: Number(process.env.LOAD_SEQUENTIAL ?? 1000),
+    concurrent: Number(process.env.LOAD_CONCURRENT ?? 64),
+  });
+  console.log(markdown);
+  if (results.failures.length) console.log(JSON.stringify(results.failures.slice(0, 5), null, 2));
+}
