@@ -145,5 +145,6 @@ export type SecretSource = z.infer<typeof secretSource>;
 /** The JSON Schema of the profile language (profiles/schema.json is this, pretty-printed). */
 export function profileJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(profileSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
-  return { title: 'cordon profile (version 1)', ...schema };
+  const { $schema, ...rest } = schema;
+  return { $schema, title: 'cordon profile (version 1)', ...rest };
 }

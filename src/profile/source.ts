@@ -145,6 +145,12 @@ function issueHint(issue: z.core.$ZodIssue): string | undefined {
   }
 }
 
+function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
+  let cur = value;
+  for (const seg of path) cur = cur && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[seg] : undefined;
+  return cur;
+}
+
 function byPosition(list: Diagnostic[]): void {
   list.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 }
@@ -212,6 +218,8 @@ export function parseProfileText(text: string, file: string): ProfileSource {
       const path = issue.path as (string | number)[];
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) error([...path, key], `unknown key "${key}"`, unknownKeyHint(path, key));
+      } else if (path.length > 0 && valueAt(value, path) === undefined) {
+        error(path, `missing required key "${String(path.at(-1))}"`, issueHint(issue));
       } else {
         error(path, issue.message, issueHint(issue));
       }
