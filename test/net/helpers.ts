@@ -1,0 +1,109 @@
+// Shared helpers for the network tests: loopback test servers, a sandbox factory, Python clients.
+import net from 'node:net';
+import { Writable } from 'node:stream';
+
+import pino from 'pino';
+
+import { Sandbox } from '../../dist/index.js';
+
+export interface TestServer {
+  port: number;
+  host: string;
+  /** Connections the server accepted. */
+  accepted: number;
+  close(): Promise<void>;
+}
+
+/** A server on a loopback address that greets each connection with `hello <tag>` and closes. */
+export async function bannerServer(tag: string, host = '127.0.0.1', port = 0): Promise<TestServer> {
+  const state = { accepted: 0 };
+  const srv = net.createServer((s) => {
+    state.accepted++;
+    s.on('error', () => {});
+    s.end(`hello ${tag}\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => resolve());
+  });
+  const addr = srv.address() as net.AddressInfo;
+  return {
+    port: addr.port,
+    host,
+    get accepted() {
+      return state.accepted;
+    },
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+/** Connects from the test process itself (the positive control "without the sandbox"). */
+export function hostConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    let data = '';
+    s.on('data', (c) => (data += c.toString()));
+    s.on('end', () => resolve(`ok:${data.trim()}`));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(`err:${e.code}`));
+  });
+}
+
+export interface NetOptions {
+  allow?: string[];
+  deny?: string[];
+  allowPrivate?: boolean;
+  hosts?: Record<string, string[]>;
+}
+
+export interface AuditCapture {
+  events: Array<Record<string, unknown>>;
+}
+
+/** A sandbox in allowlist mode with an audit log captured in memory. */
+export async function netSandbox(network: NetOptions, audit?: AuditCapture): Promise<Sandbox> {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) audit?.events.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return Sandbox.create({
+    workspace: process.cwd(),
+    network: { mode: 'allowlist', ...network },
+    ...(audit ? { log: pino({ level: 'info' }, sink) } : {}),
+  });
+}
+
+/**
+ * Python prelude for sandboxed clients: tcp(host, port) returns `ok:<data>` / `gai:<code>` /
+ * `err:<ERRNO>`; each result is printed as one line.
+ */
+export const PY = String.raw`
+import socket, sys, errno, json
+def tcp(host, port, timeout=5, family=0):
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        return 'gai:%d' % e.errno
+    af, st, pr, _, sa = infos[0]
+    s = socket.socket(af, st, pr)
+    s.settimeout(timeout)
+    try:
+        s.connect(sa)
+        data = b''
+        while True:
+            c = s.recv(65536)
+            if not c: break
+            data += c
+        return 'ok:' + data.decode(errors='replace').strip()
+    except OSError as e:
+        return 'err:' + (errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__)
+    finally:
+        s.close()
+`;
+
+/** Runs Python in the sandbox; returns its stdout lines. */
+export async function py(sb: Sandbox, body: string, env: Record<string, string> = {}): Promise<{ lines: string[]; violations: Array<{ kind: string; what: string; detail: string }>; stderr: string; exitCode: number | null }> {
+  const r = await sb.exec(['python3', '-c', `${PY}\n${body}`], { env, timeoutMs: 30_000 });
+  return { lines: r.stdout.toString().trim().split('\n'), violations: r.violations, stderr: r.stderr.toString(), exitCode: r.exitCode };
+}
