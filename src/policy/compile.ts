@@ -238,7 +238,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     if (!allowSecrets.has(p)) addDeny(p, builtin('home credentials (HOME_SECRETS)', `~/${rel}`));
   }
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
-  const globRoots = [...new Set([...write, workspace])];
+  // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
+  const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
   for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g) });
   const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin }> = [];
   for (const { glob, origin: o } of denyGlobs) {
