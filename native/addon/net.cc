@@ -4,18 +4,30 @@
 //   receiveFds(fd)        → {names, fds} | null   one SCM_RIGHTS message, non-blocking; the fds
 //                                            arrive close-on-exec so no other child inherits them
 //   originalDst(fd)       → {address, port, family} | null   SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST
+//   relay(a, b, preAB, preBA, group)        splices bytes a⇄b in two native threads (zero-copy
+//                                            splice(2) through a pipe), after writing the prefixes;
+//                                            dups both fds, so the caller closes its own handles
+//   abortRelays(group) → count               ends a group's relays at once (both ends reset)
 //   close(fd)
 // Errors are thrown as Error objects with `code` (errno name) and `errno`.
 #include <napi.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80
@@ -135,10 +147,145 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- relays --------------------------------------------------------------------------------------
+
+struct Relay {
+  int a = -1, b = -1;
+  double group = 0;
+  std::atomic<int> live{2};
+  std::atomic<bool> reset{false};
+};
+
+std::mutex g_relays_mu;
+std::map<Relay*, std::shared_ptr<Relay>> g_relays;
+
+bool write_all(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void finish(const std::shared_ptr<Relay>& r) {
+  if (r->live.fetch_sub(1) != 1) return;
+  {
+    std::lock_guard<std::mutex> lock(g_relays_mu);
+    g_relays.erase(r.get());
+  }
+  if (r->reset) {  // close with a zero linger: both peers see a reset, as if the connection broke
+    linger lg = {1, 0};
+    ::setsockopt(r->a, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    ::setsockopt(r->b, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  }
+  ::close(r->a);
+  ::close(r->b);
+}
+
+void pump(std::shared_ptr<Relay> r, int in, int out, std::string prefix) {
+  bool ok = write_all(out, prefix);
+  int p[2] = {-1, -1};
+  if (ok && ::pipe2(p, O_CLOEXEC) == 0) {
+    ::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    for (;;) {
+      ssize_t n = ::splice(in, nullptr, p[1], nullptr, 1 << 20, SPLICE_F_MOVE);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) break;  // EOF: pass the half-close on
+      if (n < 0) {
+        ok = false;
+        break;
+      }
+      while (n > 0) {
+        ssize_t m = ::splice(p[0], nullptr, out, nullptr, static_cast<size_t>(n), SPLICE_F_MOVE);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) {
+          ok = false;
+          break;
+        }
+        n -= m;
+      }
+      if (!ok) break;
+    }
+  } else {
+    ok = false;
+  }
+  if (p[0] >= 0) ::close(p[0]);
+  if (p[1] >= 0) ::close(p[1]);
+  if (ok && !r->reset) {
+    ::shutdown(out, SHUT_WR);
+  } else {
+    r->reset = true;
+    ::shutdown(r->a, SHUT_RDWR);
+    ::shutdown(r->b, SHUT_RDWR);
+  }
+  finish(r);
+}
+
+std::string BufferArg(const Napi::Value& v) {
+  if (!v.IsBuffer()) return std::string();
+  auto b = v.As<Napi::Buffer<char>>();
+  return std::string(b.Data(), b.Length());
+}
+
+int DupBlocking(int fd) {
+  int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return -1;
+  int fl = ::fcntl(d, F_GETFL);
+  if (fl < 0 || ::fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    ::close(d);
+    return -1;
+  }
+  return d;
+}
+
+Napi::Value StartRelay(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[4].IsNumber()) {
+    Napi::TypeError::New(env, "relay(a, b, preAB, preBA, group)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto r = std::make_shared<Relay>();
+  r->a = DupBlocking(info[0].As<Napi::Number>().Int32Value());
+  r->b = DupBlocking(info[1].As<Napi::Number>().Int32Value());
+  r->group = info[4].As<Napi::Number>().DoubleValue();
+  if (r->a < 0 || r->b < 0) {
+    int err = errno;
+    if (r->a >= 0) ::close(r->a);
+    if (r->b >= 0) ::close(r->b);
+    return ThrowErrno(env, "relay: dup", err);
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_relays_mu);
+    g_relays[r.get()] = r;
+  }
+  std::thread(pump, r, r->a, r->b, BufferArg(info[2])).detach();
+  std::thread(pump, r, r->b, r->a, BufferArg(info[3])).detach();
+  return env.Undefined();
+}
+
+Napi::Value AbortRelays(const Napi::CallbackInfo& info) {
+  double group = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  int count = 0;
+  std::lock_guard<std::mutex> lock(g_relays_mu);
+  for (auto& [key, r] : g_relays) {
+    if (r->group != group) continue;
+    r->reset = true;
+    ::shutdown(r->a, SHUT_RDWR);
+    ::shutdown(r->b, SHUT_RDWR);
+    ++count;
+  }
+  return Napi::Number::New(info.Env(), count);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));
   exports.Set("originalDst", Napi::Function::New(env, OriginalDst));
+  exports.Set("relay", Napi::Function::New(env, StartRelay));
+  exports.Set("abortRelays", Napi::Function::New(env, AbortRelays));
   exports.Set("close", Napi::Function::New(env, Close));
   return exports;
 }

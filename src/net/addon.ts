@@ -11,6 +11,10 @@ export interface NetAddon {
   socketpair(): [number, number];
   receiveFds(fd: number): { names: string; fds: number[] } | null;
   originalDst(fd: number): { address: string; port: number; family: 4 | 6 } | null;
+  /** Splices a⇄b in native threads (after writing the prefixes); the fds are dup'ed, close yours. */
+  relay(a: number, b: number, preAB: Buffer | undefined, preBA: Buffer | undefined, group: number): void;
+  /** Resets every relay of a group; returns how many. */
+  abortRelays(group: number): number;
   close(fd: number): void;
 }
 

@@ -46,28 +46,20 @@ function hostPort(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function splice(client: net.Socket, upstream: net.Socket, rest: Buffer, conns: Set<net.Socket>): void {
-  conns.add(client);
-  conns.add(upstream);
-  const forget = () => {
-    conns.delete(client);
-    conns.delete(upstream);
-  };
-  const kill = () => {
-    client.resetAndDestroy();
-    upstream.resetAndDestroy();
-  };
-  client.on('error', kill);
-  upstream.on('error', kill);
-  client.on('close', forget);
-  upstream.on('close', forget);
-  client.setNoDelay(true);
-  upstream.setNoDelay(true);
-  if (rest.length) upstream.write(rest);
-  client.pipe(upstream);
-  upstream.pipe(client);
-  client.resume();
+function fdOf(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
 }
+
+/** Bytes Node already buffered from a paused socket (they go first on the relay). */
+function drain(s: net.Socket): Buffer {
+  const parts: Buffer[] = [];
+  let chunk: Buffer | null;
+  while ((chunk = s.read() as Buffer | null) !== null) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+let nextGroup = 1;
 
 export class NetSupervisor {
   readonly violations: Violation[] = [];
@@ -78,7 +70,8 @@ export class NetSupervisor {
   private readonly pool = new AddressPool();
   private readonly refusedNames = new Set<string>();
   private readonly servers: Array<net.Server | dgram.Socket> = [];
-  private readonly conns = new Set<net.Socket>();
+  /** Relays of this supervisor (native, zero-copy) are reset together on abort. */
+  private readonly group = nextGroup++;
   private channel: number;
   private closed = false;
 
@@ -260,7 +253,26 @@ export class NetSupervisor {
       client.resetAndDestroy();
       return;
     }
-    splice(client, r.upstream, Buffer.alloc(0), this.conns);
+    this.splice(client, r.upstream, Buffer.alloc(0));
+  }
+
+  /** Hands both sockets to a native relay and closes Node's handles on them. */
+  private splice(client: net.Socket, upstream: net.Socket, rest: Buffer): void {
+    const a = fdOf(client);
+    const b = fdOf(upstream);
+    try {
+      if (a < 0 || b < 0) throw new Error('socket without a file descriptor');
+      client.pause();
+      upstream.pause();
+      this.addon.relay(a, b, Buffer.concat([rest, drain(client)]), drain(upstream), this.group);
+    } catch (err) {
+      this.audit?.('error', { event: 'net.error', error: String(err) }, 'could not start a relay');
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+      return;
+    }
+    client.destroy();
+    upstream.destroy();
   }
 
   private async onProxy(client: net.Socket): Promise<void> {
@@ -280,7 +292,7 @@ export class NetSupervisor {
       served.upstream.destroy();
       return;
     }
-    splice(client, served.upstream, served.rest, this.conns);
+    this.splice(client, served.upstream, served.rest);
   }
 
   /** One DNS query → the answer bytes (undefined: not a query, dropped). */
@@ -342,14 +354,14 @@ export class NetSupervisor {
     if (this.channel >= 0) this.addon.close(this.channel);
     this.channel = -1;
     for (const s of this.servers) s.close();
-    for (const c of this.conns) c.destroy();
-    this.conns.clear();
+    this.addon.abortRelays(this.group);
   }
 }
 
 function connect(address: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: address, port, allowHalfOpen: true });
+    s.pause(); // nothing is read into Node: the relay gets every byte
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
