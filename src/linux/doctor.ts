@@ -5,6 +5,7 @@ import type { Capabilities, LayerReport } from '../platform/backend.js';
 import { LANDLOCK_ABI_USED } from './landlock.js';
 import { errnoName } from '../errors.js';
 import type { LinuxProbe } from './probe.js';
+import { networkLayers } from '../net/doctor.js';
 import { limitSupport } from './limits.js';
 
 function sysctl(name: string): string | undefined {
@@ -67,5 +68,6 @@ export function linuxCapabilities(probe: LinuxProbe | undefined): Capabilities {
   for (const [name, s] of Object.entries(limitSupport(probe.uid, probe.kernel))) {
     layers.push({ name: `limit ${name}`, available: s.mechanism !== 'unavailable', detail: `${s.mechanism}: ${s.detail}`, required: false });
   }
+  layers.push(...networkLayers());
   return { platform: 'linux', layers };
 }
