@@ -1,5 +1,5 @@
 // cordon – the public API: Sandbox, profiles and policies, errors and result types.
-export { Sandbox, type SandboxOptions, type ExecOptions, type SandboxProcess } from './sandbox/sandbox.js';
+export { Sandbox, type SandboxOptions, type ExecOptions, type SandboxProcess, type SandboxSession } from './sandbox/sandbox.js';
 export type { ExecResult, Violation, ViolationKind, LimitKind } from './sandbox/result.js';
 export { CordonError, type CordonErrorCode, type CordonErrorDetail } from './errors.js';
 export { loadProfile, type Profile } from './profile/load.js';

@@ -141,6 +141,24 @@ void answer_notification(const Plan& plan, int listener) {
   ::_exit(code);
 }
 
+// A session keeper runs nothing: it holds the namespaces that session commands join, until the
+// launcher (and so the supervisor) lets go.
+[[noreturn]] void hold_session(int life_fd) {
+  report_line("READY\n");
+  ::close(0);
+  ::close(1);
+  ::close(2);
+  struct pollfd life = {life_fd, POLLIN, 0};
+  char byte;
+  for (;;) {
+    int n = ::poll(&life, 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || ::read(life_fd, &byte, 1) <= 0) break;
+  }
+  ::kill(-1, SIGKILL);
+  ::_exit(0);
+}
+
 }  // namespace
 
 void run_init(Plan& plan, int life_fd) {
@@ -157,11 +175,20 @@ void run_init(Plan& plan, int life_fd) {
   if (got != 1) ::_exit(kSetupFailedExit);
 
   TRACE_STEP("init start");
-  if (!build_root(plan.mounts)) exit_setup_failed();
-  TRACE_STEP("root built");
-  if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
-  if (!setup_network(plan)) exit_setup_failed();
-  if (!set_hostname(plan.hostname)) exit_setup_failed();
+  if (plan.join_pid) {
+    // A session command: the session's root, network and hostname exist; only /proc is ours.
+    if (!remount_proc(plan.mounts)) exit_setup_failed();
+  } else {
+    if (!build_root(plan.mounts, plan.keeper)) exit_setup_failed();
+    TRACE_STEP("root built");
+    if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
+    if (!setup_network(plan)) exit_setup_failed();
+    if (!set_hostname(plan.hostname)) exit_setup_failed();
+  }
+  // Init keeps only stdio, the status fd and the life pipe: the command could reopen anything
+  // else it holds through /proc/1/fd (pipes and files the caller leaked to the launcher, say).
+  if (life_fd > kStatusFd + 1) abi::close_range(kStatusFd + 1, static_cast<unsigned>(life_fd) - 1, 0);
+  abi::close_range(static_cast<unsigned>(life_fd) + 1, ~0u, 0);
   if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
   TRACE_STEP("net, hostname, caps");
   if (!apply_landlock(plan)) exit_setup_failed();
@@ -180,6 +207,7 @@ void run_init(Plan& plan, int life_fd) {
   int listener = -1;
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
   TRACE_STEP("seccomp");
+  if (plan.keeper) hold_session(life_fd);
   // The sandbox is complete. The command arrives now (at once for a plain run, later for a
   // sandbox built ahead of time); an EOF means the supervisor discarded it unused.
   if (!read_command(kStatusFd, &plan)) ::_exit(kSetupFailedExit);

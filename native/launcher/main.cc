@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "init.h"
@@ -39,7 +40,9 @@ int launch() {
   // Cgroups are made with the caller's credentials, before unshare drops them (limits.h).
   cordon::Cgroups cgroups;
   if (!cgroups.create(plan)) return 125;
-  if (!cordon::enter_namespaces(plan.namespaces)) return cgroups.remove(), 125;
+  const bool entered = plan.join_pid ? cordon::join_namespaces(plan.join_pid, plan.namespaces)
+                                     : cordon::enter_namespaces(plan.namespaces);
+  if (!entered) return cgroups.remove(), 125;
   TRACE_STEP("namespaces entered");
 
   int life[2];
@@ -59,6 +62,9 @@ int launch() {
   }
   TRACE_STEP("init forked");
   g_init_pid = pid;
+  char init_line[32];
+  std::snprintf(init_line, sizeof init_line, "INIT %d\n", pid);  // a session keeper's is joined by pid
+  cordon::report_line(init_line);
   ::close(life[0]);
   ::signal(SIGPIPE, SIG_IGN);  // init may already be gone; we never exec, so nothing inherits this
   // The command's stdio belongs to init and the command; holding copies here would delay the

@@ -265,9 +265,28 @@ bool apply(const MountOp& op) {
   return fail("mount", "plan", "unknown op");
 }
 
+bool is_proc_protection(const MountOp& op) {
+  return op.kind == MountKind::kRemountRo && op.dst.compare(0, 6, "/proc/") == 0;
+}
+
 }  // namespace
 
-bool build_root(const std::vector<MountOp>& ops) {
+bool remount_proc(const std::vector<MountOp>& ops) {
+  g_newroot_fd = open_no_symlinks(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
+  if (g_newroot_fd < 0) return fail("mount", "openat2", "/");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
+  bool ok = true;
+  for (const MountOp& op : ops) {
+    if (op.kind == MountKind::kProc || is_proc_protection(op)) {
+      if (!(ok = apply(op))) break;
+    }
+  }
+  ::close(g_newroot_fd);
+  g_newroot_fd = -1;
+  return ok;
+}
+
+bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   // Stop mount events propagating back to the host before touching anything.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
   // Our scratch root hides the host's /tmp only inside this namespace; the host's /tmp stays
@@ -292,6 +311,7 @@ bool build_root(const std::vector<MountOp>& ops) {
   if (g_newroot_fd < 0) return fail("mount", "openat2", "/newroot");
 
   for (const MountOp& op : ops) {
+    if (keeper && is_proc_protection(op)) continue;
     if (!apply(op)) return false;
   }
 

@@ -10,8 +10,16 @@ namespace cordon {
  * Runs as pid 1 inside the new user+mount namespace. Builds a new root on a private tmpfs from
  * `ops` (in order: parents before children), pivots into it, detaches the host tree and makes the
  * root itself read-only. Nothing is created on the host: mountpoints are made only on cordon's own
- * tmpfs, and a missing mountpoint inside a host directory is an error.
+ * tmpfs, and a missing mountpoint inside a host directory is an error. A session keeper (which
+ * never runs a command) leaves /proc without its read-only overmounts, so that each session
+ * command can mount a fresh /proc; the command re-applies them in its own mount namespace.
  */
-bool build_root(const std::vector<MountOp>& ops);
+bool build_root(const std::vector<MountOp>& ops, bool keeper);
+
+/**
+ * A session command's init, in its private copy of the session's mounts: mounts /proc for its own
+ * pid namespace and applies the plan's ops below /proc (read-only /proc/sys, …).
+ */
+bool remount_proc(const std::vector<MountOp>& ops);
 
 }  // namespace cordon

@@ -50,4 +50,34 @@ bool enter_namespaces(uint64_t flags) {
   return write_proc_file("/proc/self/gid_map", map);
 }
 
+bool join_namespaces(int pid, uint64_t flags) {
+  // The user namespace first: joining it grants the capabilities the other setns calls need.
+  struct { const char* name; int type; bool wanted; } kNs[] = {
+      {"user", CLONE_NEWUSER, true},  {"mnt", CLONE_NEWNS, true},           {"ipc", CLONE_NEWIPC, true},
+      {"uts", CLONE_NEWUTS, true},    {"cgroup", CLONE_NEWCGROUP, (flags & CLONE_NEWCGROUP) != 0},
+      {"net", CLONE_NEWNET, (flags & CLONE_NEWNET) != 0},
+  };
+  int fds[6];
+  for (int i = 0; i < 6; ++i) {
+    fds[i] = -1;
+    if (!kNs[i].wanted) continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kNs[i].name);
+    fds[i] = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      for (int j = 0; j < i; ++j) if (fds[j] >= 0) ::close(fds[j]);
+      return fail("join", "open", path);
+    }
+  }
+  bool ok = true;
+  for (int i = 0; i < 6 && ok; ++i) {
+    if (fds[i] >= 0 && ::setns(fds[i], kNs[i].type) != 0) ok = fail("join", "setns", kNs[i].name);
+  }
+  for (int fd : fds) if (fd >= 0) ::close(fd);
+  if (!ok) return false;
+  // A private copy of the session's mounts (same filesystems: /tmp is shared) and a pid
+  // namespace of its own, so this command's tree dies with its init.
+  return ::unshare(CLONE_NEWNS | CLONE_NEWPID) == 0 || fail("join", "unshare", "mount+pid");
+}
+
 }  // namespace cordon

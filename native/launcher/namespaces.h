@@ -11,4 +11,11 @@ namespace cordon {
  */
 bool enter_namespaces(uint64_t flags);
 
+/**
+ * Session commands: joins the user, mount, ipc, uts, cgroup (and net, if in `flags`) namespaces of
+ * a keeper's init `pid`, then unshares a private mount namespace and a new pid namespace for this
+ * command (its init remounts /proc for that pid namespace). Same uid/gid mapping as the keeper.
+ */
+bool join_namespaces(int pid, uint64_t flags);
+
 }  // namespace cordon

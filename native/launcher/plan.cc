@@ -188,7 +188,15 @@ bool read_plan(int fd, Plan* plan) {
         plan->notify_errno.emplace_back(static_cast<int>(nr), static_cast<int>(err));
         break;
       }
+      case Tag::kKeeper:
+        plan->keeper = true;
+        break;
+      case Tag::kJoin:
+        if (!parse_u64(payload, &num) || num == 0 || num > 0x7fffffff) return bad_record("join pid");
+        plan->join_pid = static_cast<int>(num);
+        break;
       case Tag::kEndSetup:
+        if (plan->keeper && plan->join_pid) return bad_record("keeper and join are exclusive");
         return true;
       default:
         if (tag >= static_cast<uint32_t>(Tag::kNetworkFirst) && tag <= static_cast<uint32_t>(Tag::kNetworkLast)) {

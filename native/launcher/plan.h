@@ -27,6 +27,8 @@ enum class Tag : uint32_t {
   kNotifyErrno = 11,   // decimal syscall nr \0 decimal errno to answer a notified (denied) syscall with
   kLandlockAbi = 12,   // decimal: minimum Landlock ABI the plan needs (0 = Landlock not applied)
   kEndSetup = 13,      // end of the setup part (then ARG/ENV/CWD … END)
+  kKeeper = 14,        // session keeper: build the sandbox, report READY, hold it until released
+  kJoin = 15,          // decimal host pid of a keeper's init: join its sandbox instead of building one
   // 20..39: network setup records, interpreted by network.cc (see there).
   kNetworkFirst = 20,
   kNetworkLast = 39,
@@ -63,6 +65,8 @@ struct Plan {
   std::string seccomp;  // raw BPF program
   uint64_t namespaces = 0;
   std::vector<std::pair<int, int>> notify_errno;
+  bool keeper = false;
+  int join_pid = 0;
   /** Network records (tags 20..39), in order, for network.cc. */
   std::vector<std::pair<uint32_t, std::string>> network;
   /** Limit records (tags 40..59), in order, for limits.cc. */

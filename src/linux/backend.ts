@@ -11,12 +11,13 @@ import type {
   PlatformBackend,
   PreparedPolicy,
   PrepareOptions,
+  BackendSession,
   RunningCommand,
   StartRequest,
 } from '../platform/backend.js';
 import { proxyEnv } from '../net/plan.js';
 import { NetSupervisor } from '../net/supervisor.js';
-import { encodeCommand, planLinux, type LinuxPlan } from './plan.js';
+import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
@@ -57,7 +58,7 @@ interface Launch {
 }
 
 /** Spawns the launcher and sends the setup part of the plan; the command follows later. */
-function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
+function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
   let child: ChildProcessWithoutNullStreams;
   try {
     const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...(net ? [net.childFd] : [])];
@@ -84,7 +85,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
     }
   });
   status.on('error', () => {}); // EPIPE when the launcher fails before reading the whole plan
-  status.write(plan.encoded);
+  status.write(setupPart(plan, role));
   child.stdin.on('error', () => {}); // the command may exit without reading its stdin
 
   // Settles as soon as init reported EXIT (it reaps every process first) and the output has
@@ -119,8 +120,9 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined): Launch {
     child.on('close', (code, signal) => {
       if (pending) applyRecord(state, pending);
       // A SIGKILLed launcher could not remove its cgroups; its tree is dying with it.
-      void removeLauncherCgroups(plan.limits.cgroupParents, child.pid).then(() => {
+      void removeLauncherCgroups(plan.limits, child.pid).then((hits) => {
         unguard();
+        for (const [label, count] of hits) if (!state.limitHits?.has(label)) applyRecord(state, `LIMIT ${label} ${count}`);
         settle(code, signal);
       });
     });
@@ -154,16 +156,78 @@ function usable(l: Launch): boolean {
   return l.child.exitCode === null && l.child.signalCode === null && !l.state.setupError;
 }
 
+/** At most one launch built ahead for the next command (a sandbox, or a session member). */
+class SpareSlot {
+  private spare: Launch | undefined;
+  private closed = false;
+
+  constructor(private readonly make: () => Launch) {}
+
+  /** The spare if it is still usable, else a fresh launch. */
+  take(): Launch {
+    let l = this.spare;
+    this.spare = undefined;
+    if (l && !usable(l)) {
+      l.kill('SIGKILL');
+      l = undefined;
+    }
+    if (!l) return this.make();
+    setRef(l, true);
+    return l;
+  }
+
+  /** Builds the next one ahead, once the current command is over (so they do not compete). */
+  refillAfter(done: Promise<unknown>): void {
+    void done.finally(() => {
+      if (this.closed || this.spare) return;
+      this.spare = this.make();
+      setRef(this.spare, false);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.spare?.kill('SIGKILL');
+    this.spare = undefined;
+  }
+}
+
+/** Sends the command to a launch and hands its streams out. */
+function run(l: Launch, request: StartRequest): RunningCommand {
+  const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
+  l.status.write(encodeCommand(request.argv, env, request.cwd));
+  return {
+    stdin: l.child.stdin,
+    stdout: l.child.stdout,
+    stderr: l.child.stderr,
+    kill: (sig: NodeJS.Signals = 'SIGKILL') => l.kill(sig),
+    exited: l.exited,
+  };
+}
+
+/** Waits until a session keeper reports READY (its sandbox is built) or fails. */
+function keeperReady(keeper: Launch): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (keeper.state.ready && keeper.state.initPid) {
+        keeper.status.off('data', check);
+        resolve(keeper.state.initPid);
+      }
+    };
+    keeper.status.on('data', check);
+    check();
+    void keeper.exited.then((exit) => {
+      const e = exit.setupError;
+      reject(new CordonError('SETUP_FAILED', e ? `session setup failed at ${describeSetupError(e)}` : 'the session keeper exited', e ? { step: e.step, syscall: e.syscall, errno: e.errno } : {}));
+    }, reject);
+  });
+}
+
 export function createLinuxBackend(): PlatformBackend {
   // One sandbox built ahead per prepared policy: the next command only sends its argv to it.
-  const spares = new Map<LinuxPrepared, Launch>();
-  const refill = (p: LinuxPrepared) => {
-    if (spares.has(p) || released.has(p)) return;
-    const l = launch(p.plan, undefined);
-    setRef(l, false);
-    spares.set(p, l);
-  };
-  const released = new WeakSet<LinuxPrepared>();
+  const slots = new Map<LinuxPrepared, SpareSlot>();
+  const perCommandNet = (p: LinuxPrepared, request: StartRequest) =>
+    p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network, request.audit) : undefined;
   return {
     name: 'linux',
     async probe(): Promise<Capabilities> {
@@ -172,40 +236,48 @@ export function createLinuxBackend(): PlatformBackend {
     async prepare(policy: Policy, options: PrepareOptions = {}): Promise<LinuxPrepared> {
       const plan = planLinux(policy, requireProbe());
       // A per-command network supervisor is wired at spawn time, so allowlist sandboxes are not built ahead.
-      // Nor are sandboxes with cgroup limits: an idle spare would hold its cgroup past our exit.
-      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist' && plan.limits.cgroupParents.length === 0;
+      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist';
       return { policy, warnings: plan.warnings, plan, prespawn };
     },
     release(prepared: PreparedPolicy): void {
-      const p = prepared as LinuxPrepared;
-      released.add(p);
-      spares.get(p)?.kill('SIGKILL');
-      spares.delete(p);
+      slots.get(prepared as LinuxPrepared)?.close();
+      slots.delete(prepared as LinuxPrepared);
     },
     start(prepared: PreparedPolicy, request: StartRequest): RunningCommand {
       const p = prepared as LinuxPrepared;
-      let l = spares.get(p);
-      spares.delete(p);
-      if (l && !usable(l)) {
-        l.kill('SIGKILL');
-        l = undefined;
+      if (!p.prespawn) return run(launch(p.plan, perCommandNet(p, request)), request);
+      let slot = slots.get(p);
+      if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, undefined))));
+      const l = slot.take();
+      slot.refillAfter(l.exited);
+      return run(l, request);
+    },
+    async openSession(prepared: PreparedPolicy): Promise<BackendSession> {
+      const p = prepared as LinuxPrepared;
+      if (p.policy.network.mode === 'allowlist') {
+        throw new CordonError('BAD_ARGUMENT', 'sessions share one network namespace and are not available with network allowlists yet; use exec()');
       }
-      if (l) setRef(l, true);
-      else {
-        // Allowlist networking: a supervisor per command; the launcher gets its channel as fd 4.
-        const net = p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network, request.audit) : undefined;
-        l = launch(p.plan, net);
+      const keeper = launch(p.plan, undefined, { kind: 'keeper' });
+      let initPid: number;
+      try {
+        initPid = await keeperReady(keeper);
+      } catch (err) {
+        keeper.kill('SIGKILL');
+        throw err;
       }
-      const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
-      l.status.write(encodeCommand(request.argv, env, request.cwd));
-      if (p.prespawn) void l.exited.finally(() => refill(p));
-      const launched = l;
+      setRef(keeper, false); // an idle session does not keep Node alive; it dies with us (PDEATHSIG)
+      const slot = new SpareSlot(() => launch(p.plan, undefined, { kind: 'join', initPid }));
       return {
-        stdin: launched.child.stdin,
-        stdout: launched.child.stdout,
-        stderr: launched.child.stderr,
-        kill: (sig: NodeJS.Signals = 'SIGKILL') => launched.kill(sig),
-        exited: launched.exited,
+        start(request: StartRequest): RunningCommand {
+          if (!usable(keeper)) throw new CordonError('CLOSED', 'the session ended (its keeper is gone)');
+          const l = slot.take();
+          slot.refillAfter(l.exited);
+          return run(l, request);
+        },
+        close(): void {
+          slot.close();
+          keeper.kill('SIGKILL');
+        },
       };
     },
   };

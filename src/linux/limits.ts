@@ -166,18 +166,22 @@ export interface LimitsPlan {
   cgroupParents: string[];
   /** Whether the launcher reports counters after the run (the result must wait for it). */
   counters: boolean;
+  /** The same counters, for Node to read itself when the launcher was killed before it could. */
+  counterFiles: Array<{ parent: string; file: string; key: string; label: LimitKind }>;
   cpuSeconds?: number;
 }
 
 /** Appends the limit records for `limits` (fails closed when one cannot be enforced). */
 export function encodeLimits(w: WireWriter, limits: LimitsPolicy, support: Record<LimitName, LimitSupport>, sites: CgroupSites): LimitsPlan {
-  const plan: LimitsPlan = { cgroupParents: [], counters: false };
+  const plan: LimitsPlan = { cgroupParents: [], counters: false, counterFiles: [] };
+  const parentOf = new Map<string, string>(); // group name → parent dir
   const rlimit = (res: number, soft: number | 'inf', hard: number | 'inf') => w.fields(Tag.limitRlimit, String(res), String(soft), String(hard));
   const groups = new Map<string, string>(); // parent dir → group name (co-mounted controllers share one)
   const group = (name: string, dir: string): string => {
     const known = groups.get(dir);
     if (known) return known;
     groups.set(dir, name);
+    parentOf.set(name, dir);
     plan.cgroupParents.push(dir);
     w.fields(Tag.limitCgroup, name, dir);
     return name;
@@ -185,6 +189,7 @@ export function encodeLimits(w: WireWriter, limits: LimitsPolicy, support: Recor
   const set = (name: string, file: string, value: string) => w.fields(Tag.limitCgset, name, file, value);
   const counter = (name: string, file: string, key: string, label: LimitKind) => {
     plan.counters = true;
+    plan.counterFiles.push({ parent: parentOf.get(name) ?? '', file, key, label });
     w.fields(Tag.limitCounter, name, file, key, label);
   };
   const need = (name: LimitName, what: string): LimitSupport => {
@@ -297,10 +302,19 @@ export function guardLauncherCgroups(parents: readonly string[], pid: number | u
   return () => guarded.delete(pid);
 }
 
-/** Removes cgroup directories a SIGKILLed launcher left behind (its tree dies with it; wait for that). */
-export async function removeLauncherCgroups(parents: readonly string[], launcherPid: number | undefined): Promise<void> {
-  if (launcherPid === undefined) return;
-  for (const parent of parents) {
+/**
+ * Removes cgroup directories a SIGKILLed launcher left behind (its tree dies with it; wait for that),
+ * first reading the counters it had no chance to report. Returns them as [label, count] pairs.
+ */
+export async function removeLauncherCgroups(limits: LimitsPlan, launcherPid: number | undefined): Promise<Array<[string, number]>> {
+  const hits: Array<[string, number]> = [];
+  if (launcherPid === undefined) return hits;
+  for (const c of limits.counterFiles) {
+    const text = read(path.join(c.parent, `${CGROUP_PREFIX}${launcherPid}`, c.file));
+    const m = text && new RegExp(`^${c.key} (\\d+)$`, 'm').exec(text);
+    if (m && Number(m[1]) > 0) hits.push([c.label, Number(m[1])]);
+  }
+  for (const parent of limits.cgroupParents) {
     const dir = path.join(parent, `${CGROUP_PREFIX}${launcherPid}`);
     for (let i = 0; i < 200; i++) {
       try {
@@ -312,4 +326,5 @@ export async function removeLauncherCgroups(parents: readonly string[], launcher
       }
     }
   }
+  return hits;
 }

@@ -36,8 +36,8 @@ export interface LinuxPlan {
   notifyErrno: Array<[number, number]>;
   /** Resource limits: cgroup parents (for cleanup), whether counters are reported, the CPU limit. */
   limits: LimitsPlan;
-  /** The static records, encoded. */
-  encoded: Buffer;
+  /** The setup records, encoded, without END_SETUP (see setupPart). */
+  body: Buffer;
   warnings: string[];
 }
 
@@ -156,7 +156,6 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   }
   const sites = detectCgroups();
   const limits = encodeLimits(w, policy.limits, limitSupport(probe.uid, probe.kernel, sites), sites);
-  w.record(Tag.endSetup, '');
   return {
     namespaces,
     mounts,
@@ -167,9 +166,19 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
     seccomp: program,
     notifyErrno,
     limits,
-    encoded: w.toBuffer(),
+    body: w.toBuffer(),
     warnings,
   };
+}
+
+export type SetupRole = { kind: 'sandbox' } | { kind: 'keeper' } | { kind: 'join'; initPid: number };
+
+/** The setup part for one launch: a sandbox of its own, a session keeper, or a session command. */
+export function setupPart(plan: LinuxPlan, role: SetupRole = { kind: 'sandbox' }): Buffer {
+  const w = new WireWriter().raw(plan.body);
+  if (role.kind === 'keeper') w.record(Tag.keeper, '');
+  if (role.kind === 'join') w.record(Tag.join, String(role.initPid));
+  return w.record(Tag.endSetup, '').toBuffer();
 }
 
 /** The command part of the wire protocol: argv, env, cwd, END (sent after the setup part). */

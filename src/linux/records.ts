@@ -18,6 +18,10 @@ export interface RecordState {
   execError?: BackendExit['execError'];
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   started?: number;
+  /** Host pid of the sandbox's init (INIT record). */
+  initPid?: number;
+  /** A session keeper finished building its sandbox (READY record). */
+  ready?: boolean;
   violations: Violation[];
   /** `LIMIT <label> <count>`: kernel limit counters that moved (oom kills, refused forks). */
   limitHits?: Map<string, number>;
@@ -44,6 +48,12 @@ export function applyRecord(state: RecordState, line: string): void {
       state.execError = { errno: Number(errno), path: p.join(' ') };
       break;
     }
+    case 'INIT':
+      state.initPid = Number(rest[0]);
+      break;
+    case 'READY':
+      state.ready = true;
+      break;
     case 'STARTED':
       state.started = Number(rest[0]);
       break;

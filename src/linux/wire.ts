@@ -14,6 +14,8 @@ export const Tag = {
   notifyErrno: 11,
   landlockAbi: 12,
   endSetup: 13,
+  keeper: 14,
+  join: 15,
   /** Network (20..39, native/launcher/network.cc): channel fd \0 capture port \0 proxy port. */
   netConfig: 20,
   /** action (redirect|accept) \0 cidr \0 port-lo \0 port-hi (0 0 = any port). */

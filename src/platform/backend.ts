@@ -59,6 +59,12 @@ export interface PreparedPolicy {
   readonly warnings: readonly string[];
 }
 
+/** Commands sharing one sandbox (filesystem view, /tmp, network namespace), each with its own process tree. */
+export interface BackendSession {
+  start(request: StartRequest): RunningCommand;
+  close(): void;
+}
+
 export interface PrepareOptions {
   /**
    * Build each command's sandbox ahead of time, right after the previous command ends, so the
@@ -74,5 +80,7 @@ export interface PlatformBackend {
   prepare(policy: Policy, options?: PrepareOptions): Promise<PreparedPolicy>;
   /** Frees what prepare() or start() keeps for this policy (e.g. a sandbox built ahead). */
   release?(prepared: PreparedPolicy): void;
+  /** Builds the sandbox once and returns a session whose commands run inside it. */
+  openSession?(prepared: PreparedPolicy): Promise<BackendSession>;
   start(prepared: PreparedPolicy, request: StartRequest): RunningCommand;
 }

@@ -6,7 +6,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 
 import { CordonError, errnoName } from '../errors.js';
 import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
-import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand } from '../platform/backend.js';
+import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand, StartRequest } from '../platform/backend.js';
 import { selectBackend } from '../platform/select.js';
 import type { WindowsOptions } from '../windows/plan.js';
 import type { Policy } from '../policy/policy.js';
@@ -118,6 +118,13 @@ function overlay(options: SandboxOptions): ProfileDocument {
  * invalid and the last good policy stays (without an `error` listener it is logged and emitted as a
  * process warning instead of throwing).
  */
+/** Commands sharing one sandbox built once (see Sandbox.session()). */
+export interface SandboxSession {
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  spawn(argv: readonly string[], options?: ExecOptions): SandboxProcess;
+  close(): void;
+}
+
 export class Sandbox extends EventEmitter {
   private closed = false;
 
@@ -184,8 +191,12 @@ export class Sandbox extends EventEmitter {
 
   /** Runs a command to completion and returns its result with stdout/stderr captured. */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.execWith(argv, options, (request) => this.host.start(request));
+  }
+
+  private execWith(argv: readonly string[], options: ExecOptions, start: (request: StartRequest) => RunningCommand): Promise<ExecResult> {
     try {
-      const proc = this.spawn(argv, { ...options, capture: true, stdin: options.stdin ?? '' });
+      const proc = this.launch(argv, { ...options, capture: true, stdin: options.stdin ?? '' }, start);
       proc.stdout.resume();
       proc.stderr.resume();
       return proc.result;
@@ -196,6 +207,35 @@ export class Sandbox extends EventEmitter {
 
   /** Starts a command; stream its output, feed its stdin, await `result`. */
   spawn(argv: readonly string[], options: ExecOptions = {}): SandboxProcess {
+    return this.launch(argv, options, (request) => this.host.start(request));
+  }
+
+  /**
+   * Opens a warm session: the sandbox is built once and its commands run inside it, each with its
+   * own stdio, exit status, timeout and process tree (its own pid namespace), under the same
+   * policy as exec(). Commands of a session share the filesystem view, /tmp and the network
+   * namespace. The session keeps the policy it was opened with; close() ends it.
+   */
+  async session(): Promise<SandboxSession> {
+    if (this.closed) throw new CordonError('CLOSED', 'this Sandbox was closed');
+    if (!this.backend.openSession) throw new CordonError('PLATFORM_UNSUPPORTED', `sessions are not available on ${this.backend.name}`);
+    const backendSession = await this.backend.openSession(this.prepared);
+    let open = true;
+    const start = (request: StartRequest) => {
+      if (!open) throw new CordonError('CLOSED', 'this session was closed');
+      return backendSession.start(request);
+    };
+    return {
+      spawn: (argv, options = {}) => this.launch(argv, options, start),
+      exec: (argv, options = {}) => this.execWith(argv, options, start),
+      close: () => {
+        open = false;
+        backendSession.close();
+      },
+    };
+  }
+
+  private launch(argv: readonly string[], options: ExecOptions, start: (request: StartRequest) => RunningCommand): SandboxProcess {
     if (this.closed) throw new CordonError('CLOSED', 'this Sandbox was closed');
     if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
       throw new CordonError('BAD_ARGUMENT', 'argv must be a non-empty array of strings without NUL bytes');
@@ -224,7 +264,8 @@ export class Sandbox extends EventEmitter {
     });
     const running = (() => {
       try {
-        return this.host.start({ argv, cwd, env, runId });
+        // Network decisions (allowlist mode) are audit events of this run.
+        return start({ argv, cwd, env, runId, audit: (level, event, msg) => audit(log, level, event, msg) });
       } catch (e) {
         audit(log, 'error', { event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
         logEnd({ exitCode: null, signal: null, limit: null, setupFailed: true });

@@ -1,0 +1,165 @@
+// cordon – `npm run bench`: measures cordon side by side with the baselines in one run; writes
+// bench/results/latest.json and docs/benchmarks.md (the machine is described in both).
+//   node bench/run.mjs [--quick] [--only syscalls,launch,workload,scale,net,load]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
+const quick = process.argv.includes('--quick');
+const onlyArg = process.argv.find((a) => a.startsWith('--only'));
+const only = onlyArg ? (onlyArg.split('=')[1] ?? process.argv[process.argv.indexOf(onlyArg) + 1]).split(',') : undefined;
+const want = (name) => !only || only.includes(name);
+
+const N = quick ? 30 : 120;
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { n: s.length, median: q(0.5), p10: q(0.1), p90: q(0.9), min: s[0] };
+};
+const ms = (x) => x.toFixed(2);
+
+async function timeIt(n, fn, { warmup = 5, gapMs = 0 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+    const t = performance.now();
+    await fn();
+    xs.push(performance.now() - t);
+  }
+  return stats(xs);
+}
+
+function spawnWait(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    c.stdout.resume();
+    c.stderr.resume();
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const lsb = existsSync('/etc/os-release') ? /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] : undefined;
+  return { cpu, cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), os: lsb, node: process.version, uid: process.getuid?.(), loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
+}
+
+const which = (b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim() || undefined;
+const results = { machine: machine(), date: new Date().toISOString(), quick, sections: {} };
+const md = [];
+const work = mkdtempSync(path.join(os.tmpdir(), 'cordon-bench-'));
+
+try {
+  if (want('syscalls')) {
+    const { runSyscallBench } = await import('./syscalls.mjs');
+    const r = await runSyscallBench({ reps: quick ? 3 : 7 });
+    results.sections.syscalls = r;
+    md.push('## 1. System calls: plain, the 1-instruction floor, inside cordon\n', r.markdown, '');
+  }
+
+  if (want('launch')) {
+    const ws = path.join(work, 'ws');
+    mkdirSync(ws);
+    const rows = [];
+    const add = (name, s, note = '') => rows.push({ name, ...s, note });
+    add('node child_process.spawn `true` (no sandbox)', await timeIt(N, () => spawnWait('/bin/true', [])));
+    const cold = await Sandbox.create({ workspace: ws, prespawn: false });
+    add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])));
+    const warm = await Sandbox.create({ workspace: ws, prespawn: true });
+    add('cordon exec, pre-built sandbox, 10 ms between commands', await timeIt(N, () => warm.exec(['/bin/true']), { gapMs: 10 }), 'each command still gets fresh namespaces, built while the agent thinks');
+    add('cordon exec, pre-built sandbox, back to back', await timeIt(N, () => warm.exec(['/bin/true'])), 'the next sandbox is still being built when the command arrives');
+    warm.close();
+    const bwrap = which('bwrap');
+    const bwrapArgs = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--ro-bind', '/etc', '/etc', '--bind', ws, ws, '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
+    if (bwrap) {
+      add(`bubblewrap (${spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout.trim()})`, await timeIt(N, () => spawnWait(bwrap, [...bwrapArgs, '/bin/true'])), 'namespaces + binds, no Landlock, no seccomp');
+      const { buildSeccompFilter } = await import(path.join(root, 'dist', 'linux', 'seccomp', 'index.js'));
+      const bpf = path.join(work, 'filter.bpf');
+      writeFileSync(bpf, buildSeccompFilter({ network: 'none', denyAction: 'errno' }).program);
+      add('bubblewrap + cordon\'s seccomp filter (--seccomp)', await timeIt(N, () => spawnWait('sh', ['-c', `exec ${bwrap} --seccomp 9 ${bwrapArgs.join(' ')} /bin/true 9<${bpf}`])), 'sh adds ~0.5 ms to pass the fd');
+    } else add('bubblewrap', { n: 0 }, 'not installed (apt-get install bubblewrap)');
+    const firejail = which('firejail');
+    if (firejail && process.getuid?.() === 0) add('firejail --noprofile', await timeIt(Math.min(N, 30), () => spawnWait(firejail, ['--quiet', '--noprofile', '/bin/true'])));
+    else add('firejail', { n: 0 }, firejail ? 'needs its setuid helper; skipped for this user' : 'not installed');
+    results.sections.launch = rows;
+    md.push('## 2. `true` through the exec API\n', '| what | median ms | p10 | p90 | n | note |', '|---|---:|---:|---:|---:|---|',
+      ...rows.map((r) => (r.n ? `| ${r.name} | ${ms(r.median)} | ${ms(r.p10)} | ${ms(r.p90)} | ${r.n} | ${r.note} |` : `| ${r.name} | – | – | – | 0 | ${r.note} |`)), '');
+  }
+
+  if (want('workload')) {
+    const ws = path.join(work, 'repo');
+    mkdirSync(ws);
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(ws, `f${i}.txt`), `file ${i}\n`);
+    writeFileSync(path.join(ws, 'hello.c'), '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n');
+    spawnSync('sh', ['-c', 'git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm init'], { cwd: ws });
+    const sb = await Sandbox.create({ workspace: ws, prespawn: true });
+    const n = quick ? 10 : 40;
+    const rows = [];
+    for (const [name, argv] of [['git status', ['git', 'status', '--short']], ['cc hello.c', ['cc', '-O0', '-o', 'hello', 'hello.c']], ['node -e 0', [process.execPath, '-e', '0']], ['python3 -c pass', ['python3', '-c', 'pass']]]) {
+      if (!which(argv[0]) && !path.isAbsolute(argv[0])) continue;
+      const plain = await timeIt(n, () => spawnWait(argv[0], argv.slice(1), { cwd: ws }), { warmup: 3 });
+      const inside = await timeIt(n, () => sb.exec(argv).then((r) => { if (r.exitCode !== 0) throw new Error(`${name}: ${r.stderr}`); }), { warmup: 3, gapMs: 10 });
+      rows.push({ name, plain, inside, ratio: inside.median / plain.median });
+    }
+    sb.close();
+    results.sections.workload = rows;
+    md.push('## 3. Real workloads, plain vs inside (pre-built sandbox, 10 ms between commands)\n', '| workload | plain median ms | cordon median ms | ratio |', '|---|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.name} | ${ms(r.plain.median)} | ${ms(r.inside.median)} | ${r.ratio.toFixed(3)} |`), '');
+  }
+
+  if (want('scale')) {
+    const rows = [];
+    for (const count of [10, 100, 1000]) {
+      const ws = path.join(work, `scale-${count}`);
+      mkdirSync(path.join(ws, 'd'), { recursive: true });
+      for (let i = 0; i < count; i++) writeFileSync(path.join(ws, 'd', `secret${i}`), 'x');
+      const profile = path.join(work, `scale-${count}.json`);
+      const deny = Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`);
+      const allow = Array.from({ length: count }, (_, i) => `host${i}.example.com:443`);
+      writeFileSync(profile, JSON.stringify({ version: 1, extends: 'workspace', filesystem: { deny }, network: { mode: 'none', deny: allow } }));
+      const n = quick ? 5 : 15;
+      const compile = await timeIt(n, async () => (await Sandbox.create({ workspace: ws, profile, prespawn: false })).close(), { warmup: 2 });
+      const sb = await Sandbox.create({ workspace: ws, profile, prespawn: false });
+      const launch = await timeIt(n, () => sb.exec(['/bin/true']), { warmup: 2 });
+      rows.push({ rules: count * 2, compile, launch });
+    }
+    results.sections.scale = rows;
+    md.push('## 4. Profile scale: N deny paths (each an existing file, so each is a mask) + N network rules\n', '| rules | load+compile+plan median ms | cold launch median ms | total |', '|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.rules} | ${ms(r.compile.median)} | ${ms(r.launch.median)} | ${ms(r.compile.median + r.launch.median)} |`), '');
+  }
+
+  for (const [name, file, fn, title] of [['net', 'net.mjs', 'runNetBench', '## 5. Network: through an allowed endpoint vs direct loopback'], ['load', 'load.mjs', 'runLoadBench', '## 6. Load: sequential and concurrent execs, leaks']]) {
+    if (!want(name)) continue;
+    if (!existsSync(path.join(root, 'bench', file))) {
+      md.push(`${title}\n`, `(bench/${file} not present in this build)`, '');
+      continue;
+    }
+    const mod = await import(`./${file}`);
+    const r = await mod[fn]({ quick });
+    results.sections[name] = r.results ?? r;
+    md.push(`${title}\n`, r.markdown, '');
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const m = results.machine;
+const header = [
+  '# cordon benchmarks',
+  '',
+  `Generated by \`npm run bench\` on ${results.date}${quick ? ' (--quick)' : ''}. Every comparison in a table was measured in the same run.`,
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.os ?? 'Linux'}, kernel ${m.kernel}, Node ${m.node}, uid ${m.uid}; load average at start ${m.loadavg}.`,
+  '',
+];
+mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(path.join(root, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2));
+const text = [...header, ...md].join('\n') + '\n';
+if (!only) writeFileSync(path.join(root, 'docs', 'benchmarks.md'), text);
+process.stdout.write(text);
