@@ -7,6 +7,7 @@
 //   relay(a, b, preAB, preBA, group)        splices bytes a⇄b in two native threads (zero-copy
 //                                            splice(2) through a pipe), after writing the prefixes;
 //                                            dups both fds, so the caller closes its own handles
+//   relayCount(group) → count               relays of a group still running
 //   abortRelays(group) → count               ends a group's relays at once (both ends reset)
 //   close(fd)
 // Errors are thrown as Error objects with `code` (errno name) and `errno`.
@@ -14,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -26,7 +28,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #ifndef SO_ORIGINAL_DST
@@ -224,6 +225,36 @@ void pump(std::shared_ptr<Relay> r, int in, int out, std::string prefix) {
   finish(r);
 }
 
+struct PumpArgs {
+  std::shared_ptr<Relay> r;
+  int in, out;
+  std::string prefix;
+};
+
+void* pump_thread(void* p) {
+  std::unique_ptr<PumpArgs> a(static_cast<PumpArgs*>(p));
+  pump(a->r, a->in, a->out, std::move(a->prefix));
+  return nullptr;
+}
+
+// A small detached thread (the loop needs little stack); false when the process is out of threads.
+bool start_pump(const std::shared_ptr<Relay>& r, int in, int out, std::string prefix) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 128 * 1024);
+  auto* args = new PumpArgs{r, in, out, std::move(prefix)};
+  pthread_t t;
+  int rc = pthread_create(&t, &attr, pump_thread, args);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete args;
+    errno = rc;
+    return false;
+  }
+  return true;
+}
+
 std::string BufferArg(const Napi::Value& v) {
   if (!v.IsBuffer()) return std::string();
   auto b = v.As<Napi::Buffer<char>>();
@@ -261,9 +292,30 @@ Napi::Value StartRelay(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_relays_mu);
     g_relays[r.get()] = r;
   }
-  std::thread(pump, r, r->a, r->b, BufferArg(info[2])).detach();
-  std::thread(pump, r, r->b, r->a, BufferArg(info[3])).detach();
+  if (!start_pump(r, r->a, r->b, BufferArg(info[2]))) {
+    int err = errno;
+    r->reset = true;
+    r->live = 1;  // the one finish() below closes both ends
+    finish(r);
+    return ThrowErrno(env, "relay: pthread_create", err);
+  }
+  if (!start_pump(r, r->b, r->a, BufferArg(info[3]))) {
+    int err = errno;
+    r->reset = true;  // the running pump sees the shutdown and finishes the relay
+    ::shutdown(r->a, SHUT_RDWR);
+    ::shutdown(r->b, SHUT_RDWR);
+    finish(r);
+    return ThrowErrno(env, "relay: pthread_create", err);
+  }
   return env.Undefined();
+}
+
+Napi::Value RelayCount(const Napi::CallbackInfo& info) {
+  double group = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  int count = 0;
+  std::lock_guard<std::mutex> lock(g_relays_mu);
+  for (auto& [key, r] : g_relays) count += r->group == group;
+  return Napi::Number::New(info.Env(), count);
 }
 
 Napi::Value AbortRelays(const Napi::CallbackInfo& info) {
@@ -285,6 +337,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));
   exports.Set("originalDst", Napi::Function::New(env, OriginalDst));
   exports.Set("relay", Napi::Function::New(env, StartRelay));
+  exports.Set("relayCount", Napi::Function::New(env, RelayCount));
   exports.Set("abortRelays", Napi::Function::New(env, AbortRelays));
   exports.Set("close", Napi::Function::New(env, Close));
   return exports;

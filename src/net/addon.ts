@@ -13,6 +13,7 @@ export interface NetAddon {
   originalDst(fd: number): { address: string; port: number; family: 4 | 6 } | null;
   /** Splices a⇄b in native threads (after writing the prefixes); the fds are dup'ed, close yours. */
   relay(a: number, b: number, preAB: Buffer | undefined, preBA: Buffer | undefined, group: number): void;
+  relayCount(group: number): number;
   /** Resets every relay of a group; returns how many. */
   abortRelays(group: number): number;
   close(fd: number): void;

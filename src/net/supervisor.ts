@@ -29,6 +29,8 @@ export type NetAudit = (level: 'info' | 'warn' | 'error', event: Record<string, 
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_VIOLATIONS = 1000;
+/** Open relayed connections per command (each holds two small native threads). */
+const MAX_RELAYS = 512;
 
 const active = new Set<NetSupervisor>();
 
@@ -262,6 +264,7 @@ export class NetSupervisor {
     const b = fdOf(upstream);
     try {
       if (a < 0 || b < 0) throw new Error('socket without a file descriptor');
+      if (this.addon.relayCount(this.group) >= MAX_RELAYS) throw new Error(`more than ${MAX_RELAYS} open connections`);
       client.pause();
       upstream.pause();
       this.addon.relay(a, b, Buffer.concat([rest, drain(client)]), drain(upstream), this.group);
