@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CordonError } from '../errors.js';
 import { describeOrigin, originOf, type Profile } from '../profile/load.js';
 import { expandedPathProblem, GLOB_CHARS, isAnyHost, isBroadWrite, lintDocument, type Problem } from '../profile/rules.js';
+import { formatRule } from '../profile/netmatch.js';
 import { formatPath } from '../profile/source.js';
 import {
   DEFAULT_ENV_ALLOW,
@@ -273,6 +274,14 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   addRules(net.allow, 'allow');
   addRules(net.deny, 'deny');
   const mode = net.mode ?? (rules.some((r) => r.action === 'allow') ? 'allowlist' : 'none');
+  const firstAllow = rules.find((r) => r.action === 'allow');
+  if (mode === 'none' && firstAllow) {
+    // Inert rules are a reviewer's trap: the profile reads as if it allowed something.
+    fail(firstAllow.source, formatRule(firstAllow), {
+      message: `network allow rules have no effect: network.mode is "none" (${where('network.mode')})`,
+      hint: 'set "network": {"mode": "allowlist"} to use them, or drop them',
+    });
+  }
 
   const limits = doc.limits ?? {};
   const size = (v: number | string | undefined, field: string, dflt?: number): number | undefined => {

@@ -41,6 +41,22 @@ export interface PolicyState {
   readonly secretEnv: Readonly<Record<string, string>>;
   /** Files whose change triggers a reload. */
   readonly files: readonly string[];
+  /** Their identity (inode, size, mtime) when they were read. */
+  readonly stamp: string;
+}
+
+/** inode:size:mtime of each file: a cheap way to tell whether any of them changed. */
+export function fileStamp(files: readonly string[]): string {
+  return files
+    .map((f) => {
+      try {
+        const st = statSync(f, { bigint: true });
+        return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
 }
 
 const MAX_SECRET_FILE = 1 << 20;
@@ -98,6 +114,7 @@ export class PolicyHost {
   private watcherReady: Promise<void> = Promise.resolve();
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
+  private failedStamp: string | undefined;
   /** Called with an invalid edit (the last good policy stays); and after a successful reload. */
   onError: (err: Error) => void = () => {};
   onReload: (policy: Policy) => void = () => {};
@@ -123,16 +140,23 @@ export class PolicyHost {
   }
 
   /** Loads, compiles (under the managed floor), resolves secrets and prepares; throws on any problem. */
-  private async build(): Promise<PolicyState> {
+  private async build(previous?: PolicyState): Promise<PolicyState> {
     const o = this.options;
-    const profile = overlayProfile(loadProfile(o.profile), o.overlay, 'API/CLI option');
+    // Stamped before reading: an edit while building shows up as a change next time.
+    const stampBefore = previous ? fileStamp(previous.files) : undefined;
+    // Allow rules given as options mean "allow these": allowlist mode unless a mode is given too.
+    const net = o.overlay.network;
+    const overlay = net?.allow?.length && !net.mode ? { ...o.overlay, network: { ...net, mode: 'allowlist' as const } } : o.overlay;
+    const profile = overlayProfile(loadProfile(o.profile), overlay, 'API/CLI option');
     const sources = managedSources();
     const policy = compileUnderManaged(profile, this.compileOptions(), sources);
     const secrets = resolveSecrets(policy, o.callerEnv, o.secrets);
     const redactor = new Redactor(secrets);
     const prepared = await this.backend.prepare(policy, o.prepare);
     const files = [...profile.files, ...sources.map((f) => path.resolve(f))];
-    return { policy, prepared, redactor, secretEnv: Object.fromEntries(secrets), files };
+    const same = previous && files.length === previous.files.length && files.every((f, i) => f === previous.files[i]);
+    const stamp = same && stampBefore !== undefined ? stampBefore : fileStamp(files);
+    return { policy, prepared, redactor, secretEnv: Object.fromEntries(secrets), files, stamp };
   }
 
   /**
@@ -140,6 +164,14 @@ export class PolicyHost {
    * (one stat per directory of the scanned trees; unchanged directories are not re-read).
    */
   start(request: StartRequest): RunningCommand {
+    // Watching: a profile edited since it was read is reloaded before this command starts (one
+    // stat per profile file), so no command runs under a policy older than the files on disk.
+    if (this.options.watch) {
+      const now = fileStamp(this.state.files);
+      if (now !== this.state.stamp && now !== this.failedStamp) {
+        return deferredRunning(this.requestReload().then(() => this.start(request)));
+      }
+    }
     const state = this.state;
     const policy = refreshGlobDenies(state.policy);
     if (policy === state.policy) return this.backend.start(state.prepared, request);
@@ -166,9 +198,7 @@ export class PolicyHost {
     this.watcherReady = new Promise((resolve) => watcher.once('ready', () => resolve()));
     const schedule = () => {
       if (this.reloadTimer) clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => {
-        this.reloading = this.reloading.then(async () => void (await this.reload()));
-      }, 30);
+      this.reloadTimer = setTimeout(() => void this.requestReload(), 30);
     };
     this.watcher.on('all', schedule);
     this.watcher.on('error', (err) => this.onError(err as Error));
@@ -179,6 +209,16 @@ export class PolicyHost {
     await this.watcherReady;
   }
 
+  /** Queues a reload after any in progress; skipped when the files are as last read (or as last failed). */
+  requestReload(): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      const now = fileStamp(this.state.files);
+      if (now === this.state.stamp || now === this.failedStamp) return;
+      await this.reload();
+    });
+    return this.reloading;
+  }
+
   /** Waits for a reload in progress (tests). */
   settled(): Promise<void> {
     return this.reloading;
@@ -186,8 +226,9 @@ export class PolicyHost {
 
   /** Rebuilds from the files; on success swaps the policy for later commands, on failure keeps the last good one. */
   async reload(): Promise<boolean> {
+    const stamp = fileStamp(this.state.files);
     try {
-      const next = await this.build();
+      const next = await this.build(this.state);
       const previous = this.state;
       this.state = next;
       this.backend.release?.(previous.prepared);
@@ -196,6 +237,7 @@ export class PolicyHost {
       this.onReload(next.policy);
       return true;
     } catch (err) {
+      this.failedStamp = stamp;
       this.onError(this.state.redactor.redactError(err) as Error);
       return false;
     }
