@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -44,7 +46,7 @@ export function mountTable() {
     .sort();
 }
 
-/** cordon-* cgroup directories under every parent this machine would use. */
+/** cordon-* cgroup directories left behind (launcher gone) or held by our own launchers. */
 export async function cgroupLeftovers() {
   const { detectCgroups, CGROUP_PREFIX } = await import(path.join(root, 'dist', 'linux', 'limits.js'));
   const sites = detectCgroups();
@@ -52,7 +54,20 @@ export async function cgroupLeftovers() {
   const out = [];
   for (const p of new Set(parents)) {
     try {
-      for (const n of readdirSync(p)) if (n.startsWith(CGROUP_PREFIX)) out.push(path.join(p, n));
+      for (const n of readdirSync(p)) {
+        if (!n.startsWith(CGROUP_PREFIX)) continue;
+        // Other processes' live runs share these parents; a leftover is one whose launcher is gone,
+        // or one of our own launchers.
+        const pid = Number(n.slice(CGROUP_PREFIX.length));
+        let ppid;
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        } catch {
+          ppid = undefined; // dead
+        }
+        if (ppid === undefined || ppid === process.pid) out.push(path.join(p, n));
+      }
     } catch {
       // parent vanished
     }
@@ -68,6 +83,20 @@ function tmpEntries() {
   }
 }
 
+/** Runs fn with TMPDIR pointing at a fresh private directory, so temp files cordon made are ours to see. */
+async function withPrivateTmp(fn) {
+  const saved = process.env.TMPDIR;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cordon-load-tmp-'));
+  process.env.TMPDIR = dir;
+  try {
+    return await fn(dir);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function snapshot() {
   return {
     fds: fdCount(),
@@ -76,6 +105,7 @@ export async function snapshot() {
     cgroups: await cgroupLeftovers(),
     tmp: tmpEntries(),
     rss: process.memoryUsage().rss,
+    heap: process.memoryUsage().heapUsed,
   };
 }
 
@@ -85,11 +115,14 @@ async function settle(ms = 5000) {
   while (childProcesses().length > 0 && Date.now() < end) await sleep(20);
 }
 
+let gcFn = typeof globalThis.gc === 'function' ? globalThis.gc : undefined;
 function gc() {
-  if (typeof globalThis.gc === 'function') {
-    globalThis.gc();
-    globalThis.gc();
+  if (!gcFn) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc');
   }
+  gcFn();
+  gcFn();
 }
 
 function quantile(sorted, q) {
@@ -102,12 +135,20 @@ function quantile(sorted, q) {
  *   removed on every exec where they are available).
  */
 export async function runLoadBench(opts = {}) {
+  return withPrivateTmp((tmp) => loadRun(opts, tmp));
+}
+
+async function loadRun(opts, tmp) {
   const sequential = opts.sequential ?? 1000;
   const concurrent = opts.concurrent ?? 64;
   const rounds = opts.rounds ?? 1;
   const warmup = opts.warmup ?? 20;
   const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
-  const ws = mkdtempSync(path.join(os.tmpdir(), 'cordon-load-'));
+  const ws = mkdtempSync(path.join(path.dirname(tmp), 'cordon-load-ws-'));
+  // Resources are compared with the state before the Sandbox existed (it may keep a spare launcher
+  // while open); memory after a warm-up, when the allocator and JIT have settled.
+  await settle();
+  const before = await snapshot();
   const sb = await Sandbox.create({ workspace: ws, limits: opts.limits ?? { pids: 256, memory: '512m' } });
   const failures = [];
   const check = (r, i, want) => {
@@ -117,7 +158,7 @@ export async function runLoadBench(opts = {}) {
     for (let i = 0; i < warmup; i++) check(await sb.exec(['echo', `w${i}`]), -1, `w${i}\n`);
     await settle();
     gc();
-    const before = await snapshot();
+    const warm = process.memoryUsage();
 
     const seqMs = [];
     const t0 = performance.now();
@@ -167,8 +208,8 @@ export async function runLoadBench(opts = {}) {
       mountsChanged: JSON.stringify(before.mounts) !== JSON.stringify(after.mounts),
       cgroups: { before: before.cgroups, after: after.cgroups },
       newTmpEntries: newTmp,
-      rssMB: { before: before.rss / 2 ** 20, afterSequential: midRss / 2 ** 20, after: after.rss / 2 ** 20 },
-      gcExposed: typeof globalThis.gc === 'function',
+      rssMB: { before: warm.rss / 2 ** 20, afterSequential: midRss / 2 ** 20, after: after.rss / 2 ** 20 },
+      heapMB: { before: warm.heapUsed / 2 ** 20, after: after.heap / 2 ** 20 },
     };
     const f = (n) => n.toFixed(1);
     const markdown = [
@@ -181,8 +222,9 @@ export async function runLoadBench(opts = {}) {
       `| child processes / zombies after | ${after.children.length} / ${results.children.zombies} |`,
       `| host mount table changed | ${results.mountsChanged ? 'yes' : 'no'} |`,
       `| cordon cgroup dirs after | ${after.cgroups.length} |`,
-      `| new entries in ${os.tmpdir()} | ${newTmp.length} |`,
-      `| RSS before → after sequential → after all | ${f(results.rssMB.before)} → ${f(results.rssMB.afterSequential)} → ${f(results.rssMB.after)} MB${results.gcExposed ? '' : ' (no --expose-gc)'} |`,
+      `| new entries in TMPDIR | ${newTmp.length} |`,
+      `| RSS before → after sequential → after all | ${f(results.rssMB.before)} → ${f(results.rssMB.afterSequential)} → ${f(results.rssMB.after)} MB |`,
+      `| JS heap used before → after | ${f(results.heapMB.before)} → ${f(results.heapMB.after)} MB |`,
     ].join('\n');
     return { results, markdown };
   } finally {
