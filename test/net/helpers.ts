@@ -100,6 +100,43 @@ def tcp(host, port, timeout=5, family=0):
         return 'err:' + (errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__)
     finally:
         s.close()
+
+def _all(s):
+    data = b''
+    while True:
+        c = s.recv(65536)
+        if not c: return data
+        data += c
+
+def _body(raw):
+    head, _, body = raw.partition(b'\r\n\r\n')
+    return head.split(b' ')[1].decode() + ':' + body.decode(errors='replace').strip()
+
+def via_proxy(kind, host, port, path='/'):
+    '''A proxy-aware client on cordon's proxy: connect (HTTP CONNECT), forward (plain HTTP) or socks (SOCKS5, remote DNS).
+    Returns <status>:<body>: 200:... when through, else the proxy's refusal (403:cordon: ..., socks:2).'''
+    s = socket.create_connection(('127.0.0.1', 3128), timeout=10)
+    req = ('GET %s HTTP/1.0\r\nHost: %s:%d\r\n\r\n' % (path, host, port)).encode()
+    if kind == 'forward':
+        s.sendall(('GET http://%s:%d%s HTTP/1.1\r\nHost: %s:%d\r\n\r\n' % (host, port, path, host, port)).encode())
+        return _body(_all(s))
+    if kind == 'connect':
+        s.sendall(('CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n' % (host, port, host, port)).encode())
+        head = b''
+        while b'\r\n\r\n' not in head:
+            c = s.recv(1)
+            if not c: break
+            head += c
+        if b' 200 ' not in head.split(b'\r\n')[0]:
+            return _body(head + _all(s))
+    else:
+        s.sendall(b'\x05\x01\x00')
+        assert s.recv(2) == b'\x05\x00'
+        s.sendall(b'\x05\x01\x00\x03' + bytes([len(host)]) + host.encode() + port.to_bytes(2, 'big'))
+        rep = s.recv(10)
+        if rep[1] != 0: return 'socks:%d' % rep[1]
+    s.sendall(req)
+    return _body(_all(s))
 `;
 
 /** Runs Python in the sandbox; returns its stdout lines. */

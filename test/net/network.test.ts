@@ -2,7 +2,10 @@
 // proxy-aware), denials with their positive controls, DNS that never forwards, SSRF/rebinding,
 // raw sockets and UDP. Test servers listen on loopback only.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 
@@ -12,15 +15,23 @@ let api: TestServer; // "api.test" (hosts map → 127.0.0.1)
 let other: TestServer; // a second port on 127.0.0.1 that no rule allows
 let ip3: TestServer; // 127.0.0.3, reached by IP rules
 let ip4: TestServer; // 127.0.0.4, never allowed
+let web: { port: number; close(): Promise<void> }; // an HTTP server on 127.0.0.1
+
+async function webServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const srv = http.createServer((req, res) => res.end(`web ${req.method} ${req.url} host=${req.headers.host}`));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return { port: (srv.address() as AddressInfo).port, close: () => new Promise<void>((r) => srv.close(() => r())) };
+}
 
 before(async () => {
   api = await bannerServer('api');
   other = await bannerServer('other');
   ip3 = await bannerServer('ip3', '127.0.0.3');
   ip4 = await bannerServer('ip4', '127.0.0.4');
+  web = await webServer();
 });
 after(async () => {
-  for (const s of [api, other, ip3, ip4]) await s.close();
+  for (const s of [api, other, ip3, ip4, web]) await s.close();
 });
 
 const hosts = () => ({ 'api.test': ['127.0.0.1'], 'a.svc.test': ['127.0.0.1'], 'bad.svc.test': ['127.0.0.1'], 'svc.test': ['127.0.0.1'] });
@@ -45,31 +56,43 @@ describe('allowed endpoints', () => {
     assert.ok(audit.events.some((e) => e.event === 'net.dns' && e.name === 'api.test' && e.verdict === 'allow'));
   });
 
-  it('proxy-aware clients: curl through HTTP CONNECT and SOCKS5 (remote DNS), python urllib through plain HTTP forwarding', async () => {
-    const http = await import('node:http');
-    const web = http.createServer((req, res) => res.end(`web ${req.method} ${req.url} host=${req.headers.host}`));
-    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
-    const port = (web.address() as { port: number }).port;
-    try {
-      const sb = await netSandbox({ allow: [`api.test:${port}`], allowPrivate: true, hosts: hosts() });
-      const curl = await sb.exec(['curl', '-sS', '--max-time', '10', '-p', '-x', 'http://127.0.0.1:3128', `http://api.test:${port}/tunnel`]);
-      assert.equal(curl.stdout.toString(), `web GET /tunnel host=api.test:${port}`, curl.stderr.toString());
-      const socks = await sb.exec(['sh', '-c', `curl -sS --max-time 10 -x "$ALL_PROXY" http://api.test:${port}/socks`]);
-      assert.equal(socks.stdout.toString(), `web GET /socks host=api.test:${port}`, socks.stderr.toString());
-      const r = await py(sb, `import urllib.request, os\nassert os.environ['http_proxy']\nprint(urllib.request.urlopen('http://api.test:${port}/fwd?x=1', timeout=10).read().decode())`);
-      assert.equal(r.lines[0], `web GET /fwd?x=1 host=api.test:${port}`, r.stderr);
-      // the same clients asking for a host no rule allows: refused with a reason
-      const denied = await sb.exec(['curl', '-sS', '--max-time', '10', '-p', '-x', 'http://127.0.0.1:3128', `http://nope.test:${port}/`]);
-      assert.notEqual(denied.exitCode, 0);
-      assert.match(denied.stderr.toString(), /403/);
-      const deniedFwd = await sb.exec(['curl', '-sS', '--max-time', '10', '-x', 'http://127.0.0.1:3128', `http://nope.test:${port}/`]);
-      assert.match(deniedFwd.stdout.toString(), /cordon: no allow rule matches nope\.test/);
-      const deniedSocks = await sb.exec(['curl', '-sS', '--max-time', '10', '-x', 'socks5h://127.0.0.1:3128', `http://nope.test:${port}/`]);
-      assert.notEqual(deniedSocks.exitCode, 0);
-      assert.ok(deniedSocks.violations.some((v) => v.kind === 'network' && v.what === `nope.test:${port}`), JSON.stringify(deniedSocks.violations));
-    } finally {
-      await new Promise<void>((r) => web.close(() => r()));
+  it('proxy-aware clients: HTTP CONNECT, plain HTTP forwarding and SOCKS5 with remote DNS (python urllib and raw clients); refusals carry the reason', async () => {
+    const sb = await netSandbox({ allow: [`api.test:${web.port}`], allowPrivate: true, hosts: hosts() });
+    const r = await py(
+      sb,
+      `import urllib.request, os
+assert os.environ['http_proxy'] == 'http://127.0.0.1:3128' and os.environ['ALL_PROXY'] == 'socks5h://127.0.0.1:3128'
+print(urllib.request.urlopen('http://api.test:${web.port}/urllib?x=1', timeout=10).read().decode())
+for kind in ['connect', 'forward', 'socks']:
+    print(via_proxy(kind, 'api.test', ${web.port}, '/' + kind))
+for kind in ['connect', 'forward', 'socks']:
+    print(via_proxy(kind, 'nope.test', ${web.port}))`,
+    );
+    assert.deepEqual(r.lines.slice(0, 4), [
+      `web GET /urllib?x=1 host=api.test:${web.port}`,
+      `200:web GET /connect host=api.test:${web.port}`,
+      `200:web GET /forward host=api.test:${web.port}`,
+      `200:web GET /socks host=api.test:${web.port}`,
+    ], r.stderr);
+    assert.equal(r.lines[4], '403:cordon: no allow rule matches nope.test');
+    assert.equal(r.lines[5], '403:cordon: no allow rule matches nope.test');
+    assert.equal(r.lines[6], 'socks:2', 'SOCKS5: connection not allowed by ruleset');
+    assert.equal(r.violations.filter((v) => v.kind === 'network' && v.what === `nope.test:${web.port}`).length, 3, JSON.stringify(r.violations));
+  });
+
+  it('curl through HTTPS_PROXY-style CONNECT and ALL_PROXY SOCKS5', async (t) => {
+    if (spawnSync('curl', ['--version']).status !== 0) {
+      t.skip('curl is not installed on this machine (the raw-client test above covers the protocols)');
+      return;
     }
+    const sb = await netSandbox({ allow: [`api.test:${web.port}`], allowPrivate: true, hosts: hosts() });
+    const tunnel = await sb.exec(['sh', '-c', `curl -sS --max-time 10 -p -x "$HTTPS_PROXY" http://api.test:${web.port}/tunnel`]);
+    assert.equal(tunnel.stdout.toString(), `web GET /tunnel host=api.test:${web.port}`, tunnel.stderr.toString());
+    const socks = await sb.exec(['sh', '-c', `curl -sS --max-time 10 -x "$ALL_PROXY" http://api.test:${web.port}/socks`]);
+    assert.equal(socks.stdout.toString(), `web GET /socks host=api.test:${web.port}`, socks.stderr.toString());
+    const denied = await sb.exec(['sh', '-c', `curl -sS --max-time 10 -p -x "$HTTPS_PROXY" http://nope.test:${web.port}/`]);
+    assert.notEqual(denied.exitCode, 0);
+    assert.match(denied.stderr.toString(), /403/);
   });
 });
 
@@ -147,8 +170,8 @@ describe('rule semantics', () => {
     const r = await py(sb, `for h in ['a.svc.test', 'svc.test', 'bad.svc.test', 'evilsvc.test']:\n    print(tcp(h, ${api.port}))`);
     assert.deepEqual(r.lines, ['ok:hello api', 'gai:-2', 'gai:-2', 'gai:-2'], r.stderr);
     // deny wins on the proxy path too (a hostname, no DNS involved)
-    const c = await sb.exec(['curl', '-sS', '--max-time', '10', '-x', 'http://127.0.0.1:3128', `http://bad.svc.test:${api.port}/`]);
-    assert.match(c.stdout.toString(), /cordon: denied by rule "bad\.svc\.test"/);
+    const c = await py(sb, `print(via_proxy('forward', 'bad.svc.test', ${api.port}))`);
+    assert.match(c.lines[0] ?? '', /^403:cordon: denied by rule "bad\.svc\.test"/, c.stderr);
     const ipDeny = await netSandbox({ allow: [`127.0.0.0/24:${ip3.port},${ip4.port}`], deny: ['127.0.0.4'] });
     const r2 = await py(ipDeny, `print(tcp('127.0.0.3', ${ip3.port}))\nprint(tcp('127.0.0.4', ${ip4.port}))`);
     assert.equal(r2.lines[0], 'ok:hello ip3', r2.stderr);
@@ -224,8 +247,8 @@ print('fast' if time.time() - t0 < 5 else 'slow')
     assert.equal(api.accepted, before, 'the loopback service was never connected to');
     assert.ok(r.violations.some((v) => v.what === `rebind.test:${api.port}` && /127\.0\.0\.1, a loopback address.*SSRF/.test(v.detail)), JSON.stringify(r.violations));
     assert.ok(r.violations.some((v) => v.what === 'meta.test:80' && /169\.254\.169\.254, a link-local/.test(v.detail)));
-    const c = await guarded.exec(['curl', '-sS', '--max-time', '10', '-x', 'http://127.0.0.1:3128', `http://rebind.test:${api.port}/`]);
-    assert.match(c.stdout.toString(), /SSRF/);
+    const c = await py(guarded, `print(via_proxy('connect', 'rebind.test', ${api.port}))`);
+    assert.match(c.lines[0] ?? '', /^403:cordon: rebind\.test resolves to 127\.0\.0\.1.*SSRF/, c.stderr);
     const open = await netSandbox({ allow: [`rebind.test:${api.port}`], allowPrivate: true, hosts: h });
     const r2 = await py(open, `print(tcp('rebind.test', ${api.port}))`);
     assert.equal(r2.lines[0], 'ok:hello api', r2.stderr);
