@@ -14,7 +14,10 @@ describe('filesystem', () => {
     w = makeWorld();
     sb = await w.sandbox();
   });
-  after(() => w.cleanup());
+  after(() => {
+    sb.close();
+    w.cleanup();
+  });
 
   it('the workspace is writable and the write lands on the host', async () => {
     const r = await sb.exec([w.attack, 'write', path.join(w.ws, 'out.txt')]);
@@ -141,5 +144,6 @@ describe('filesystem', () => {
     assert.match(r.stdout.toString(), /EROFS/);
     const cat = await ro.exec(['cat', path.join(w.ws, 'README.md')]);
     assert.equal(cat.stdout.toString(), 'hello\n');
+    ro.close();
   });
 });

@@ -21,6 +21,7 @@ describe('kernel surface', () => {
   });
   after(() => {
     sentinel.kill('SIGKILL');
+    sb.close();
     w.cleanup();
   });
 

@@ -34,7 +34,10 @@ describe('process lifecycle', () => {
     w = makeWorld();
     sb = await w.sandbox({ env: { CORDON_ALLOWED: 'yes' } });
   });
-  after(() => w.cleanup());
+  after(() => {
+    sb.close();
+    w.cleanup();
+  });
 
   it('returns exact exit codes and signals', async () => {
     assert.equal((await sb.exec(['sh', '-c', 'exit 42'])).exitCode, 42);
@@ -88,6 +91,7 @@ describe('process lifecycle', () => {
     assert.doesNotMatch(env, /AWS_SECRET_ACCESS_KEY|GITHUB_TOKEN|leak/);
     assert.match(env, /^PATH=/m);
     assert.match(env, /^TMPDIR=\/tmp$/m);
+    s.close();
     const set = await sb.exec(['sh', '-c', 'echo $CORDON_ALLOWED $EXTRA'], { env: { EXTRA: 'x' } });
     assert.equal(set.stdout.toString(), 'yes x\n');
   });
