@@ -8,6 +8,8 @@
 export const POOL_CIDR = '127.64.0.0/10';
 const POOL_BASE = (127 << 24) | (64 << 16);
 const POOL_SIZE = 1 << 22;
+/** Names one command may have addresses for (a wildcard rule must not let it grow the supervisor's memory without end). */
+const MAX_NAMES = 65_536;
 
 export class AddressPool {
   private readonly byName = new Map<string, string>();
@@ -18,7 +20,7 @@ export class AddressPool {
   addressFor(name: string): string {
     let addr = this.byName.get(name);
     if (addr) return addr;
-    if (this.next >= POOL_SIZE - 1) throw new Error('the DNS address pool is exhausted');
+    if (this.next >= Math.min(POOL_SIZE - 1, MAX_NAMES)) throw new Error('the DNS address pool is exhausted');
     const n = (POOL_BASE + this.next++) >>> 0;
     addr = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
     this.byName.set(name, addr);
@@ -120,6 +122,11 @@ export function answer(msg: Buffer, pool: AddressPool, resolvable: (name: string
     return { response: buildResponse(q, RCODE.NXDOMAIN), ...(refused ? { refused } : {}) };
   }
   if (q.qtype !== QTYPE.A && q.qtype !== QTYPE.ANY) return { response: buildResponse(q, RCODE.NOERROR) };
-  const address = pool.addressFor(name);
+  let address: string;
+  try {
+    address = pool.addressFor(name);
+  } catch {
+    return { response: buildResponse(q, RCODE.SERVFAIL) };
+  }
   return { response: buildResponse(q, RCODE.NOERROR, address), answered: { name, address } };
 }

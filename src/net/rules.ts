@@ -93,9 +93,9 @@ export class RuleEngine {
     return { allowed: false, reason: 'no allow rule matches this name' };
   }
 
-  /** An IP allow rule (not `*`) that names this address and port exactly: private targets it names are fine. */
+  /** An IP allow rule (not `*`, not a /0) that names this address and port exactly: private targets it names are fine. */
   ipRuleAllows(ip: string, port: number): NetRule | undefined {
-    const found = this.rules.find((c) => c.rule.action === 'allow' && c.cidr && c.cidr.has(ip) && portMatches(c.rule, port));
+    const found = this.rules.find((c) => c.rule.action === 'allow' && c.cidr && !c.rule.host.endsWith('/0') && c.cidr.has(ip) && portMatches(c.rule, port));
     return found?.rule;
   }
 

@@ -193,8 +193,11 @@ export class NetSupervisor {
       return { ok: false, denied: false, reason };
     }
     const refused: string[] = [];
+    // An IP/CIDR rule allows exactly the addresses it names; `*` and /0 name no address in
+    // particular, so private targets reached through them are guarded like a hostname's.
+    const named = literal && rule !== undefined && rule.host !== '*' && !/\/0$/.test(rule.host);
     const usable = addresses.filter((addr) => {
-      if (literal) return true; // an IP rule allows exactly the address it names
+      if (named) return true;
       const denyRule = this.engine.ipRuleDenies(addr, port);
       if (denyRule) {
         refused.push(`${addr} is denied by rule "${denyRule.host}" (${denyRule.source})`);
@@ -305,7 +308,7 @@ export class NetSupervisor {
     if (out.answered) {
       this.audit?.('info', { event: 'net.dns', name: out.answered.name, address: out.answered.address, verdict: 'allow' }, `dns: ${out.answered.name}`);
     }
-    if (out.refused && !this.refusedNames.has(out.refused.name)) {
+    if (out.refused && !this.refusedNames.has(out.refused.name) && this.refusedNames.size < MAX_VIOLATIONS) {
       this.refusedNames.add(out.refused.name);
       const { name, reason } = out.refused;
       this.audit?.('warn', { event: 'net.dns', name, verdict: 'deny', reason }, `dns: refused ${name}`);

@@ -1,5 +1,8 @@
 // Shared helpers for the network tests: loopback test servers, a sandbox factory, Python clients.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 
 import pino from 'pino';
@@ -59,19 +62,27 @@ export interface AuditCapture {
   events: Array<Record<string, unknown>>;
 }
 
-/** A sandbox in allowlist mode with an audit log captured in memory. */
-export async function netSandbox(network: NetOptions, audit?: AuditCapture): Promise<Sandbox> {
+/** A sandbox in allowlist mode with an audit log captured in memory (`anyHost`: the profile acknowledges a `*` rule). */
+export async function netSandbox(network: NetOptions, audit?: AuditCapture, anyHost = false): Promise<Sandbox> {
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString().split('\n')) if (line) audit?.events.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });
-  return Sandbox.create({
+  let profile: string | undefined;
+  if (anyHost) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cordon-net-profile-'));
+    profile = path.join(dir, 'any-host.json');
+    writeFileSync(profile, JSON.stringify({ version: 1, extends: 'workspace', unsafe: { allowAnyHost: true } }));
+  }
+  const created = Sandbox.create({
+    ...(profile ? { profile } : {}),
     workspace: process.cwd(),
     network: { mode: 'allowlist', ...network },
     ...(audit ? { log: pino({ level: 'info' }, sink) } : {}),
   });
+  return profile ? created.finally(() => rmSync(path.dirname(profile), { recursive: true, force: true })) : created;
 }
 
 /**

@@ -249,6 +249,13 @@ print('fast' if time.time() - t0 < 5 else 'slow')
     assert.ok(r.violations.some((v) => v.what === 'meta.test:80' && /169\.254\.169\.254, a link-local/.test(v.detail)));
     const c = await py(guarded, `print(via_proxy('connect', 'rebind.test', ${api.port}))`);
     assert.match(c.lines[0] ?? '', /^403:cordon: rebind\.test resolves to 127\.0\.0\.1.*SSRF/, c.stderr);
+    // `*` names no address in particular: the host's loopback and metadata stay guarded
+    const star = await netSandbox({ allow: ['*'], hosts: h }, undefined, true);
+    const s = await py(star, `print(via_proxy('connect', '127.0.0.1', ${api.port}))\nprint(via_proxy('socks', '169.254.169.254', 80))\nprint(tcp('10.9.8.7', 80))`);
+    assert.match(s.lines[0] ?? '', /^403:cordon: .*127\.0\.0\.1, a loopback address/, s.stderr);
+    assert.equal(s.lines[1], 'socks:2');
+    assert.match(s.lines[2] ?? '', /^(err:ECONNRESET|ok:)$/);
+    assert.equal(api.accepted, before, 'the loopback service was never connected to');
     const open = await netSandbox({ allow: [`rebind.test:${api.port}`], allowPrivate: true, hosts: h });
     const r2 = await py(open, `print(tcp('rebind.test', ${api.port}))`);
     assert.equal(r2.lines[0], 'ok:hello api', r2.stderr);
