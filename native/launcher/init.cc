@@ -176,8 +176,9 @@ void run_init(Plan& plan, int life_fd) {
 
   TRACE_STEP("init start");
   if (plan.join_pid) {
-    // A session command: the session's root, network and hostname exist; only /proc is ours.
-    if (!remount_proc(plan.mounts)) exit_setup_failed();
+    // A session command: the session's root, network and hostname exist; /proc and the
+    // protections are (re)made in this command's own mount namespace.
+    if (!apply_protections(plan.mounts)) exit_setup_failed();
   } else {
     if (!build_root(plan.mounts, plan.keeper)) exit_setup_failed();
     TRACE_STEP("root built");

@@ -4,7 +4,6 @@
 //   /            a small tmpfs mounted over the host's /tmp, then pivoted to
 //   /oldroot     the host's root, where bind sources are looked up
 //   /newroot     the sandbox's root tmpfs, where ops are applied
-//   /mask        an empty mode-000 file, bound over denied files
 // Sources and destinations are opened with openat2(RESOLVE_NO_SYMLINKS): the planner resolved
 // every path already, so a symlink appearing now means the tree changed under us (a swap race, or a
 // link planted by an earlier run), and we fail closed instead of following it. Binds use the new
@@ -170,6 +169,22 @@ bool mount_fs(const MountOp& op, const char* type, const std::string& options, u
   return attach(mnt.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
 }
 
+// The empty mode-000 file bound over denied files: it lives on a tiny tmpfs that is never attached
+// anywhere (a detached mount), so it exists for a session command as much as for a new sandbox.
+int mask_source() {
+  static int fs = -1;
+  if (fs >= 0) return fs;
+  int mnt = make_fs("tmpfs", "size=4k,nr_inodes=4,mode=0755", abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
+  if (mnt < 0) return -1;
+  int f = ::openat(mnt, "mask", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+  if (f < 0) {
+    ::close(mnt);
+    return -1;
+  }
+  ::close(f);
+  return fs = mnt;
+}
+
 // Masks a denied path: an empty, read-only, mode-000 tmpfs over a directory, or the empty mode-000
 // /mask file over anything else. A path that does not exist has nothing to hide and is skipped.
 bool mask(const MountOp& op) {
@@ -186,8 +201,10 @@ bool mask(const MountOp& op) {
     if (!mnt.ok()) return fail("mask", "fsmount", op.dst.c_str());
     return attach(mnt.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
   }
-  Fd tree(abi::open_tree(AT_FDCWD, "/mask", abi::kOpenTreeClone | O_CLOEXEC));
-  if (!tree.ok()) return fail("mask", "open_tree", "/mask");
+  int source = mask_source();
+  if (source < 0) return fail("mask", "fsmount", "mask source");
+  Fd tree(abi::open_tree(source, "mask", abi::kOpenTreeClone | O_CLOEXEC));
+  if (!tree.ok()) return fail("mask", "open_tree", "mask file");
   if (!set_attrs(tree.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev |
                                  abi::kMountAttrNoexec, false))
     return fail("mask", "mount_setattr", op.dst.c_str());
@@ -271,13 +288,15 @@ bool is_proc_protection(const MountOp& op) {
 
 }  // namespace
 
-bool remount_proc(const std::vector<MountOp>& ops) {
+bool apply_protections(const std::vector<MountOp>& ops) {
   g_newroot_fd = open_no_symlinks(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
   if (g_newroot_fd < 0) return fail("mount", "openat2", "/");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
   bool ok = true;
   for (const MountOp& op : ops) {
-    if (op.kind == MountKind::kProc || is_proc_protection(op)) {
+    // A fresh /proc for this pid namespace, then every read-only re-bind and mask, for the paths
+    // that exist now (an earlier command may have created a protected path or a masked file).
+    if (op.kind == MountKind::kProc || op.kind == MountKind::kRemountRo || op.kind == MountKind::kMask) {
       if (!(ok = apply(op))) break;
     }
   }
@@ -297,11 +316,6 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   if (::mkdir("newroot", 0755) != 0 || ::mkdir("oldroot", 0755) != 0) return fail("mount", "mkdir", "scratch dirs");
   if (::mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") != 0)
     return fail("mount", "mount", "root tmpfs");
-  {
-    int f = ::open("mask", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
-    if (f < 0) return fail("mount", "open", "mask file");
-    ::close(f);
-  }
   if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return fail("mount", "pivot_root", "scratch");
   if (::chdir("/") != 0) return fail("mount", "chdir", "/");
   struct stat st;

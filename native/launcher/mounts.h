@@ -18,8 +18,9 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper);
 
 /**
  * A session command's init, in its private copy of the session's mounts: mounts /proc for its own
- * pid namespace and applies the plan's ops below /proc (read-only /proc/sys, …).
+ * pid namespace, then re-applies the plan's read-only re-binds (/proc/sys, .git/hooks, …) and masks
+ * for the paths that exist now, so files created by earlier session commands are covered too.
  */
-bool remount_proc(const std::vector<MountOp>& ops);
+bool apply_protections(const std::vector<MountOp>& ops);
 
 }  // namespace cordon

@@ -1,5 +1,6 @@
 // cordon – the Linux backend: prepares a plan once per policy and drives the native launcher per command.
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 import { CordonError, errnoName } from '../errors.js';
@@ -156,18 +157,34 @@ function usable(l: Launch): boolean {
   return l.child.exitCode === null && l.child.signalCode === null && !l.state.setupError;
 }
 
+/**
+ * Which of the paths a sandbox protects or masks exist right now. Masks and read-only re-binds are
+ * only made for paths that exist when the sandbox is built, so one built ahead is stale once this
+ * changes (e.g. the previous command ran `git init`, creating .git/hooks).
+ */
+function pathsFingerprint(policy: Policy): string {
+  let out = '';
+  for (const p of policy.fs.protected) out += lstatSync(p, { throwIfNoEntry: false }) ? '1' : '0';
+  for (const p of policy.fs.deny) out += lstatSync(p, { throwIfNoEntry: false }) ? '1' : '0';
+  return out;
+}
+
 /** At most one launch built ahead for the next command (a sandbox, or a session member). */
 class SpareSlot {
   private spare: Launch | undefined;
+  private spareFingerprint = '';
   private closed = false;
 
-  constructor(private readonly make: () => Launch) {}
+  constructor(
+    private readonly make: () => Launch,
+    private readonly policy: Policy,
+  ) {}
 
-  /** The spare if it is still usable, else a fresh launch. */
+  /** The spare if it is still usable and current, else a fresh launch. */
   take(): Launch {
     let l = this.spare;
     this.spare = undefined;
-    if (l && !usable(l)) {
+    if (l && (!usable(l) || this.spareFingerprint !== pathsFingerprint(this.policy))) {
       l.kill('SIGKILL');
       l = undefined;
     }
@@ -180,6 +197,7 @@ class SpareSlot {
   refillAfter(done: Promise<unknown>): void {
     void done.finally(() => {
       if (this.closed || this.spare) return;
+      this.spareFingerprint = pathsFingerprint(this.policy);
       this.spare = this.make();
       setRef(this.spare, false);
     });
@@ -247,7 +265,7 @@ export function createLinuxBackend(): PlatformBackend {
       const p = prepared as LinuxPrepared;
       if (!p.prespawn) return run(launch(p.plan, perCommandNet(p, request)), request);
       let slot = slots.get(p);
-      if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, undefined))));
+      if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, undefined), p.policy)));
       const l = slot.take();
       slot.refillAfter(l.exited);
       return run(l, request);
@@ -266,7 +284,7 @@ export function createLinuxBackend(): PlatformBackend {
         throw err;
       }
       setRef(keeper, false); // an idle session does not keep Node alive; it dies with us (PDEATHSIG)
-      const slot = new SpareSlot(() => launch(p.plan, undefined, { kind: 'join', initPid }));
+      const slot = new SpareSlot(() => launch(p.plan, undefined, { kind: 'join', initPid }), p.policy);
       return {
         start(request: StartRequest): RunningCommand {
           if (!usable(keeper)) throw new CordonError('CLOSED', 'the session ended (its keeper is gone)');

@@ -1,6 +1,7 @@
 // cordon – the public Sandbox: a compiled policy bound to a backend; exec() and spawn() run commands in it.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 
@@ -118,6 +119,17 @@ function overlay(options: SandboxOptions): ProfileDocument {
  * invalid and the last good policy stays (without an `error` listener it is logged and emitted as a
  * process warning instead of throwing).
  */
+function createdProtected(missingBefore: readonly string[]): Violation[] {
+  return missingBefore
+    .filter((p) => lstatSync(p, { throwIfNoEntry: false }))
+    .map((p) => ({
+      kind: 'fs-write',
+      what: p,
+      detail: 'a protected path was created during the command (it did not exist, so it could not be read-only yet); review it before trusting it',
+      source: 'cordon',
+    }));
+}
+
 /** Commands sharing one sandbox built once (see Sandbox.session()). */
 export interface SandboxSession {
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
@@ -245,6 +257,9 @@ export class Sandbox extends EventEmitter {
     const { redactor, secretEnv } = this.host.current;
     const env = { ...buildEnv({ policy: this.policy.env, inherited: this.callerEnv, overrides: options.env, home: this.policy.home, cwd }), ...secretEnv };
     const runId = randomUUID();
+    // Protected paths that do not exist yet cannot be re-bound read-only; if the command creates one
+    // (e.g. `git init` makes .git/hooks), the caller is told, and later commands protect it.
+    const missingProtected = this.policy.fs.protected.filter((p) => !lstatSync(p, { throwIfNoEntry: false }));
     const started = performance.now();
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;
@@ -318,7 +333,7 @@ export class Sandbox extends EventEmitter {
         const execError = exit.execError
           ? `${exit.execError.path}: ${exit.execError.errno === 2 ? 'command not found' : `cannot execute (${errnoName(exit.execError.errno)})`}`
           : undefined;
-        const violations: Violation[] = [...exit.violations, ...violationsFromStderr(stderrBuf)];
+        const violations: Violation[] = [...exit.violations, ...violationsFromStderr(stderrBuf), ...createdProtected(missingProtected)];
         // Limits cordon enforced itself; kernel-enforced ones (oom, pids) come with their own violation.
         if (limit && limit !== 'abort') violations.push({ kind: 'limit', what: limit, detail: `the ${limit} limit ended the command`, source: 'limit' });
         limit ??= exit.limit ?? null;

@@ -132,6 +132,24 @@ describe('filesystem', () => {
     }
   });
 
+  it('a protected path created by a command is reported, and read-only for the next command', async () => {
+    const w2 = makeWorld();
+    try {
+      rmSync(path.join(w2.ws, '.git'), { recursive: true });
+      const sb2 = await w2.sandbox();
+      const init = await sb2.exec(['git', 'init', '-q']);
+      assert.equal(init.exitCode, 0, init.stderr.toString());
+      assert.ok(init.violations.some((v) => v.what === path.join(w2.ws, '.git', 'hooks')), JSON.stringify(init.violations));
+      // The next command (even one built ahead, before .git existed) protects it.
+      const r = await sb2.exec([w2.attack, 'write', path.join(w2.ws, '.git', 'hooks', 'pre-commit')]);
+      assert.match(r.stdout.toString(), /EROFS/);
+      assert.equal(host([w2.attack, 'write', path.join(w2.ws, '.git', 'hooks', 'control')]).status, 0, 'control');
+      sb2.close();
+    } finally {
+      w2.cleanup();
+    }
+  });
+
   it('the host mount table is unchanged by a run', async () => {
     const before = readFileSync('/proc/self/mountinfo', 'utf8');
     await sb.exec(['true']);

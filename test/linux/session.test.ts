@@ -65,6 +65,13 @@ describe('sessions', () => {
     assert.match(caps.stdout.toString(), /NoNewPrivs:\s+1/);
   });
 
+  it('protects paths that earlier session commands created', async () => {
+    const init = await s.exec(['sh', '-c', 'rm -rf .git && git init -q']);
+    assert.equal(init.exitCode, 0, init.stderr.toString());
+    const r = await s.exec([w.attack, 'write', path.join(w.ws, '.git', 'hooks', 'pre-commit')]);
+    assert.match(r.stdout.toString(), /EROFS/);
+  });
+
   it('tears down each command tree at exit and on timeout', async () => {
     const marker = `sleep 555.${process.pid}`;
     await s.exec(['sh', '-c', `${marker} & setsid ${marker} & echo started`]);
