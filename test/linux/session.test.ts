@@ -2,7 +2,7 @@
 // stdio, exit status, timeout and process tree, under the same policy as exec().
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -66,10 +66,21 @@ describe('sessions', () => {
   });
 
   it('protects paths that earlier session commands created', async () => {
-    const init = await s.exec(['sh', '-c', 'rm -rf .git && git init -q']);
-    assert.equal(init.exitCode, 0, init.stderr.toString());
-    const r = await s.exec([w.attack, 'write', path.join(w.ws, '.git', 'hooks', 'pre-commit')]);
-    assert.match(r.stdout.toString(), /EROFS/);
+    const w2 = makeWorld();
+    rmSync(path.join(w2.ws, '.git'), { recursive: true });
+    const sb2 = await w2.sandbox();
+    const s2 = await sb2.session();
+    try {
+      const init = await s2.exec(['git', 'init', '-q']);
+      assert.equal(init.exitCode, 0, init.stderr.toString());
+      assert.ok(init.violations.some((v) => v.what === path.join(w2.ws, '.git', 'hooks')), JSON.stringify(init.violations));
+      const r = await s2.exec([w2.attack, 'write', path.join(w2.ws, '.git', 'hooks', 'pre-commit')]);
+      assert.match(r.stdout.toString(), /EROFS/);
+    } finally {
+      s2.close();
+      sb2.close();
+      w2.cleanup();
+    }
   });
 
   it('tears down each command tree at exit and on timeout', async () => {
