@@ -95,8 +95,19 @@ const globPlans = new WeakMap<Policy, GlobPlan>();
 
 function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
   const hits = new Map<string, RuleOrigin>();
+  // One walk per set of roots, with all of its globs; each hit is then attributed to its first glob.
+  const groups = new Map<string, GlobPlan['scans'][number][]>();
   for (const s of plan.scans) {
-    for (const hit of plan.index.match(s.roots, [s.glob])) if (!plan.allowSecrets.has(hit) && !hits.has(hit)) hits.set(hit, s.origin);
+    const key = s.roots.join('\u0000');
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  for (const scans of groups.values()) {
+    const found = plan.index.match(scans[0]!.roots, scans.map((s) => s.glob));
+    for (const hit of found) {
+      if (plan.allowSecrets.has(hit) || hits.has(hit)) continue;
+      const by = scans.find((s) => plan.index.matches(s.glob, hit)) ?? scans[0]!;
+      hits.set(hit, by.origin);
+    }
   }
   return hits;
 }

@@ -21,6 +21,8 @@ interface CachedDir {
   mtime: bigint;
   ino: bigint;
   entries: readonly DirEntry[];
+  /** Per glob set: the entries that match, and the subdirectories to descend into. */
+  results: Map<string, { hits: readonly string[]; descend: readonly string[] }>;
 }
 
 export interface GlobScanStats {
@@ -54,9 +56,14 @@ export class GlobIndex {
     return m;
   }
 
-  private listing(dir: string): readonly DirEntry[] | undefined {
+  /** Whether one glob matches a path (same options as match()). */
+  matches(glob: string, p: string): boolean {
+    return this.matcher(glob).match(p);
+  }
+
+  private listing(dir: string): CachedDir | undefined {
     const cached = this.dirs.get(dir);
-    if (cached && this.trusted && !this.dirty.has(dir)) return cached.entries;
+    if (cached && this.trusted && !this.dirty.has(dir)) return cached;
     let st;
     try {
       st = statSync(dir, { bigint: true });
@@ -64,7 +71,7 @@ export class GlobIndex {
       this.dirs.delete(dir);
       return undefined;
     }
-    if (cached && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached.entries;
+    if (cached && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached;
     this.dirty.delete(dir);
     this.stats.reread++;
     let entries: DirEntry[];
@@ -74,8 +81,9 @@ export class GlobIndex {
       entries = [];
     }
     // The stat before readdir: a change in between shows up as a newer mtime next time.
-    this.dirs.set(dir, { mtime: st.mtimeNs, ino: st.ino, entries });
-    return entries;
+    const fresh: CachedDir = { mtime: st.mtimeNs, ino: st.ino, entries, results: new Map() };
+    this.dirs.set(dir, fresh);
+    return fresh;
   }
 
   /**
@@ -84,24 +92,36 @@ export class GlobIndex {
    */
   match(roots: readonly string[], globs: readonly string[]): string[] {
     const matchers = globs.map((g) => this.matcher(g));
+    const key = globs.join('\u0000');
     const out: string[] = [];
     let seen = 0;
     this.stats.dirs = 0;
     this.stats.reread = 0;
     const walk = (dir: string): void => {
-      const entries = this.listing(dir);
+      const cached = this.listing(dir);
       this.stats.dirs++;
-      if (!entries) return;
-      for (const e of entries) {
-        if (++seen > this.limit) {
-          throw new CordonError('POLICY_INVALID', `deny globs: more than ${this.limit} entries under ${roots.join(', ')}`, {
-            hint: 'narrow the writable trees or the deny globs',
-          });
-        }
-        const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
-        if (matchers.some((m) => m.match(p))) out.push(p);
-        else if (e.isDir) walk(p);
+      if (!cached) return;
+      seen += cached.entries.length;
+      if (seen > this.limit) {
+        throw new CordonError('POLICY_INVALID', `deny globs: more than ${this.limit} entries under ${roots.join(', ')}`, {
+          hint: 'narrow the writable trees or the deny globs',
+        });
       }
+      // Matching is per directory listing too: an unchanged directory reuses its verdicts.
+      let result = cached.results.get(key);
+      if (!result) {
+        const hits: string[] = [];
+        const descend: string[] = [];
+        for (const e of cached.entries) {
+          const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
+          if (matchers.some((m) => m.match(p))) hits.push(p);
+          else if (e.isDir) descend.push(p);
+        }
+        result = { hits, descend };
+        cached.results.set(key, result);
+      }
+      out.push(...result.hits);
+      for (const sub of result.descend) walk(sub);
     };
     for (const root of new Set(roots)) walk(path.resolve(root));
     return out.sort();
