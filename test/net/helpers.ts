@@ -62,6 +62,13 @@ export interface AuditCapture {
   events: Array<Record<string, unknown>>;
 }
 
+const open: Sandbox[] = [];
+
+/** Closes every sandbox netSandbox() made (call from `after`). */
+export function closeSandboxes(): void {
+  for (const sb of open.splice(0)) sb.close();
+}
+
 /** A sandbox in allowlist mode with an audit log captured in memory (`anyHost`: the profile acknowledges a `*` rule). */
 export async function netSandbox(network: NetOptions, audit?: AuditCapture, anyHost = false): Promise<Sandbox> {
   const sink = new Writable({
@@ -82,6 +89,7 @@ export async function netSandbox(network: NetOptions, audit?: AuditCapture, anyH
     network: { mode: 'allowlist', ...network },
     ...(audit ? { log: pino({ level: 'info' }, sink) } : {}),
   });
+  void created.then((sb) => open.push(sb), () => {});
   return profile ? created.finally(() => rmSync(path.dirname(profile), { recursive: true, force: true })) : created;
 }
 

@@ -6,13 +6,16 @@ import net from 'node:net';
 import { after, before, it } from 'node:test';
 
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
-import { bannerServer, netSandbox, PY, type TestServer } from './helpers.js';
+import { bannerServer, closeSandboxes, netSandbox, PY, type TestServer } from './helpers.js';
 
 let api: TestServer;
 before(async () => {
   api = await bannerServer('api');
 });
-after(() => api.close());
+after(async () => {
+  closeSandboxes();
+  await api.close();
+});
 
 it('a 64 MiB transfer through an allowed endpoint is byte-exact both ways (transparent capture)', async () => {
   const size = 64 * 1024 * 1024;

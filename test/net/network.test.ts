@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 
-import { bannerServer, hostConnect, netSandbox, py, type AuditCapture, type TestServer } from './helpers.js';
+import { bannerServer, closeSandboxes, hostConnect, netSandbox, py, type AuditCapture, type TestServer } from './helpers.js';
 
 let api: TestServer; // "api.test" (hosts map → 127.0.0.1)
 let other: TestServer; // a second port on 127.0.0.1 that no rule allows
@@ -31,6 +31,7 @@ before(async () => {
   web = await webServer();
 });
 after(async () => {
+  closeSandboxes();
   for (const s of [api, other, ip3, ip4, web]) await s.close();
 });
 
