@@ -44,18 +44,33 @@ export interface LinuxPlan {
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
 
-function isUnder(p: string, root: string): boolean {
-  return p === root || root === '/' || p.startsWith(root + '/');
-}
-
 function depth(p: string): number {
   return p === '/' ? 0 : p.split('/').length - 1;
+}
+
+/** `p` and its ancestors, deepest first ('/a/b' → '/a/b', '/a', '/'). */
+function* selfAndAncestors(p: string): Generator<string> {
+  let cur = p;
+  for (;;) {
+    yield cur;
+    if (cur === '/') return;
+    const slash = cur.lastIndexOf('/');
+    cur = slash <= 0 ? '/' : cur.slice(0, slash);
+  }
+}
+
+/** Whether `p` is (at or below) one of `roots`: a walk up `p`'s ancestors, O(depth). */
+function under(p: string, roots: ReadonlySet<string>, strictly = false): boolean {
+  for (const a of selfAndAncestors(p)) if (roots.has(a) && !(strictly && a === p)) return true;
+  return false;
 }
 
 /** The mount tree, parents before children; deny wins over every bind at the same or a deeper path. */
 export function mountOps(policy: Policy): MountOp[] {
   const { fs } = policy;
-  const denied = (p: string) => fs.deny.some((d) => isUnder(p, d));
+  const deny = new Set(fs.deny);
+  const reads = new Set(fs.read);
+  const writes = new Set(fs.write);
   const base: MountOp[] = [
     { kind: 'tmpfs', src: '', dst: '/tmp', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
     { kind: 'tmpfs', src: '', dst: '/dev', opt: 'mode=0755,size=65536,nr_inodes=256' },
@@ -72,33 +87,33 @@ export function mountOps(policy: Policy): MountOp[] {
   ];
   const special = new Set(['/tmp', '/dev', '/proc']);
   const binds: MountOp[] = [];
+  const links = new Set<string>();
   for (const r of fs.read) {
-    if (special.has(r) || denied(r)) continue;
-    if (fs.write.some((w) => isUnder(r, w))) continue; // write implies read
-    if (fs.read.some((o) => o !== r && isUnder(r, o))) continue; // already inside a read bind
+    if (special.has(r) || under(r, deny)) continue;
+    if (under(r, writes)) continue; // write implies read
+    if (under(r, reads, true)) continue; // already inside a read bind
     let link: string | undefined;
     try {
       link = readlinkSync(r);
     } catch {
       link = undefined;
     }
+    if (link !== undefined) links.add(r);
     binds.push(link !== undefined ? { kind: 'symlink', src: link, dst: r, opt: '' } : { kind: 'bind-ro', src: r, dst: r, opt: '' });
   }
-  for (const w of fs.write) if (!special.has(w) && !denied(w)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
-  const visible = (p: string) => [...fs.read, ...fs.write].some((r) => isUnder(p, r)) || isUnder(p, '/tmp');
+  for (const w of fs.write) if (!special.has(w) && !under(w, deny)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
+  const visible = (p: string) => under(p, reads) || under(p, writes) || under(p, special);
   for (const p of fs.protected) {
-    if (!denied(p) && fs.write.some((w) => isUnder(p, w))) binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
+    if (!under(p, deny) && under(p, writes)) binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
   }
   // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
   for (const d of fs.deny) {
-    if (!visible(d) || fs.deny.some((o) => o !== d && isUnder(d, o))) continue;
-    binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
+    if (visible(d) && !under(d, deny, true)) binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
   }
   const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, 'remount-ro': 3, mask: 4 };
-  binds.sort((a, b) => depth(a.dst) - depth(b.dst) || (order[a.kind] ?? 9) - (order[b.kind] ?? 9) || a.dst.localeCompare(b.dst));
+  binds.sort((a, b) => depth(a.dst) - depth(b.dst) || (order[a.kind] ?? 9) - (order[b.kind] ?? 9) || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));
   // A symlinked read root makes its children unreachable as paths; drop binds below one.
-  const links = binds.filter((b) => b.kind === 'symlink').map((b) => b.dst);
-  return [...base, ...binds.filter((b) => !links.some((l) => b.dst !== l && isUnder(b.dst, l)))];
+  return [...base, ...binds.filter((b) => !under(b.dst, links, true))];
 }
 
 export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {

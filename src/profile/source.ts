@@ -49,16 +49,20 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}: ${d.severity}: ${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? `\n    hint: ${d.hint}` : ''}`;
 }
 
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
+/** line:column (1-based) of offsets in `text`: line starts indexed once, then a binary search each. */
+function lineColumnIndex(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
     }
-  }
-  return { line, column: offset - lineStart + 1 };
+    return { line: lo + 1, column: offset - (starts[lo] as number) + 1 };
+  };
 }
 
 /** Nesting depth of brackets outside strings; stops counting past the limit. */
@@ -159,7 +163,7 @@ function byPosition(list: Diagnostic[]): void {
 export function parseProfileText(text: string, file: string): ProfileSource {
   const diagnostics: Diagnostic[] = [];
   let root: Node | undefined;
-  const at = (offset: number) => lineColumn(text, offset);
+  const at = lineColumnIndex(text);
   const locate = (path: readonly (string | number)[]) => {
     if (!root) return undefined;
     for (let n = path.length; n >= 0; n--) {
