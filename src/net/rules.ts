@@ -47,7 +47,11 @@ function anyPort(rule: NetRule): boolean {
 export class RuleEngine {
   private readonly rules: CompiledRule[];
 
+  /** The `hosts` map with normalised names. */
+  private readonly hosts = new Map<string, readonly string[]>();
+
   constructor(readonly policy: NetworkPolicy) {
+    for (const [name, addrs] of Object.entries(policy.hosts)) this.hosts.set(normalizeHost(name), addrs);
     this.rules = policy.rules.map((rule) => {
       if (rule.host === '*') return { rule };
       if (isIpRule(rule.host)) return { rule, cidr: new CidrSet().add(rule.host) };
@@ -107,7 +111,6 @@ export class RuleEngine {
 
   /** The policy's pinned addresses for a name (the `hosts` map), if any. */
   pinned(name: string): readonly string[] | undefined {
-    const n = normalizeHost(name);
-    return this.policy.hosts[n] ?? this.policy.hosts[`${n}.`];
+    return this.hosts.get(normalizeHost(name));
   }
 }
