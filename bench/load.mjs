@@ -185,7 +185,7 @@ async function loadRun(opts, tmp) {
     }
     const conTotal = performance.now() - t1;
 
-    sb.close();
+    await sb.close();
     await settle();
     gc();
     const after = await snapshot();
@@ -228,7 +228,7 @@ async function loadRun(opts, tmp) {
     ].join('\n');
     return { results, markdown };
   } finally {
-    sb.close();
+    await sb.close();
     rmSync(ws, { recursive: true, force: true });
   }
 }

@@ -203,11 +203,23 @@ class SpareSlot {
     });
   }
 
-  close(): void {
+  /** Discards the spare; resolves once its process and pipes are gone. */
+  close(): Promise<void> {
     this.closed = true;
-    this.spare?.kill('SIGKILL');
+    const l = this.spare;
     this.spare = undefined;
+    return l ? gone(l) : Promise.resolve();
   }
+}
+
+/** Kills a launch (if still running) and resolves when its process has exited and its pipes closed. */
+function gone(l: Launch): Promise<void> {
+  setRef(l, true); // whoever awaits this must not see Node exit first
+  l.kill('SIGKILL');
+  return l.exited.then(
+    () => undefined,
+    () => undefined,
+  );
 }
 
 /** Sends the command to a launch and hands its streams out. */
@@ -257,9 +269,10 @@ export function createLinuxBackend(): PlatformBackend {
       const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist';
       return { policy, warnings: plan.warnings, plan, prespawn };
     },
-    release(prepared: PreparedPolicy): void {
-      slots.get(prepared as LinuxPrepared)?.close();
+    release(prepared: PreparedPolicy): Promise<void> {
+      const slot = slots.get(prepared as LinuxPrepared);
       slots.delete(prepared as LinuxPrepared);
+      return slot ? slot.close() : Promise.resolve();
     },
     start(prepared: PreparedPolicy, request: StartRequest): RunningCommand {
       const p = prepared as LinuxPrepared;
@@ -292,9 +305,8 @@ export function createLinuxBackend(): PlatformBackend {
           slot.refillAfter(l.exited);
           return run(l, request);
         },
-        close(): void {
-          slot.close();
-          keeper.kill('SIGKILL');
+        async close(): Promise<void> {
+          await Promise.all([slot.close(), gone(keeper)]);
         },
       };
     },

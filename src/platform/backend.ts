@@ -62,7 +62,8 @@ export interface PreparedPolicy {
 /** Commands sharing one sandbox (filesystem view, /tmp, network namespace), each with its own process tree. */
 export interface BackendSession {
   start(request: StartRequest): RunningCommand;
-  close(): void;
+  /** Ends the session; resolves when its processes are gone. */
+  close(): Promise<void>;
 }
 
 export interface PrepareOptions {
@@ -79,7 +80,7 @@ export interface PlatformBackend {
   /** Checks the policy against the machine (fail closed) and precomputes per-command data. */
   prepare(policy: Policy, options?: PrepareOptions): Promise<PreparedPolicy>;
   /** Frees what prepare() or start() keeps for this policy (e.g. a sandbox built ahead). */
-  release?(prepared: PreparedPolicy): void;
+  release?(prepared: PreparedPolicy): Promise<void> | void;
   /** Builds the sandbox once and returns a session whose commands run inside it. */
   openSession?(prepared: PreparedPolicy): Promise<BackendSession>;
   start(prepared: PreparedPolicy, request: StartRequest): RunningCommand;

@@ -134,7 +134,8 @@ function createdProtected(missingBefore: readonly string[]): Violation[] {
 export interface SandboxSession {
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   spawn(argv: readonly string[], options?: ExecOptions): SandboxProcess;
-  close(): void;
+  /** Ends the session; resolves when its processes are gone (awaiting it is optional). */
+  close(): Promise<void>;
 }
 
 export class Sandbox extends EventEmitter {
@@ -242,7 +243,7 @@ export class Sandbox extends EventEmitter {
       exec: (argv, options = {}) => this.execWith(argv, options, start),
       close: () => {
         open = false;
-        backendSession.close();
+        return backendSession.close();
       },
     };
   }
@@ -382,11 +383,13 @@ export class Sandbox extends EventEmitter {
     };
   }
 
-  /** Refuses further commands (and stops watching). Running commands are not affected. */
-  close(): void {
+  /**
+   * Refuses further commands and frees what the Sandbox holds (the sandbox built ahead, profile
+   * watchers). Running commands are not affected. Resolves when those are gone; awaiting is optional.
+   */
+  async close(): Promise<void> {
     this.closed = true;
-    this.backend.release?.(this.prepared);
-    void this.host.close();
+    await Promise.all([this.backend.release?.(this.prepared), this.host.close()]);
   }
 
   /** Resolves when a watched Sandbox is watching (a reload in progress has finished). */
