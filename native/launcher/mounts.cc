@@ -169,24 +169,25 @@ bool mount_fs(const MountOp& op, const char* type, const std::string& options, u
   return attach(mnt.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
 }
 
-// The empty mode-000 file bound over denied files: it lives on a tiny tmpfs that is never attached
-// anywhere (a detached mount), so it exists for a session command as much as for a new sandbox.
+// What masks are cloned from: a tiny tmpfs that is never attached anywhere (a detached mount),
+// holding an empty mode-000 file and an empty mode-000 directory, made read-only once. A clone
+// inherits the read-only flag, so each mask costs one open_tree and one move_mount; and it exists
+// for a session command as much as for a new sandbox.
 int mask_source() {
   static int fs = -1;
   if (fs >= 0) return fs;
-  int mnt = make_fs("tmpfs", "size=4k,nr_inodes=4,mode=0755", abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
-  if (mnt < 0) return -1;
-  int f = ::openat(mnt, "mask", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
-  if (f < 0) {
-    ::close(mnt);
-    return -1;
-  }
+  Fd mnt(make_fs("tmpfs", "size=4k,nr_inodes=4,mode=0755", abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec));
+  if (!mnt.ok()) return -1;
+  int f = ::openat(mnt.get(), "file", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+  if (f < 0 || ::mkdirat(mnt.get(), "dir", 0) != 0) return -1;
   ::close(f);
-  return fs = mnt;
+  if (!set_attrs(mnt.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec, false))
+    return -1;
+  return fs = mnt.release();
 }
 
-// Masks a denied path: an empty, read-only, mode-000 tmpfs over a directory, or the empty mode-000
-// /mask file over anything else. A path that does not exist has nothing to hide and is skipped.
+// Masks a denied path: the empty, read-only, mode-000 directory over a directory, or the empty
+// mode-000 file over anything else. A path that does not exist has nothing to hide and is skipped.
 bool mask(const MountOp& op) {
   Fd target(open_mountpoint(op.dst, true, false));
   if (!target.ok()) {
@@ -195,19 +196,10 @@ bool mask(const MountOp& op) {
   }
   struct stat st;
   if (::fstat(target.get(), &st) != 0) return fail("mask", "fstat", op.dst.c_str());
-  if (S_ISDIR(st.st_mode)) {
-    Fd mnt(make_fs("tmpfs", "size=4k,nr_inodes=1,mode=000", abi::kMountAttrRdonly | abi::kMountAttrNosuid |
-                                                                 abi::kMountAttrNodev | abi::kMountAttrNoexec));
-    if (!mnt.ok()) return fail("mask", "fsmount", op.dst.c_str());
-    return attach(mnt.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
-  }
   int source = mask_source();
   if (source < 0) return fail("mask", "fsmount", "mask source");
-  Fd tree(abi::open_tree(source, "mask", abi::kOpenTreeClone | O_CLOEXEC));
-  if (!tree.ok()) return fail("mask", "open_tree", "mask file");
-  if (!set_attrs(tree.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev |
-                                 abi::kMountAttrNoexec, false))
-    return fail("mask", "mount_setattr", op.dst.c_str());
+  Fd tree(abi::open_tree(source, S_ISDIR(st.st_mode) ? "dir" : "file", abi::kOpenTreeClone | O_CLOEXEC));
+  if (!tree.ok()) return fail("mask", "open_tree", "mask source");
   return attach(tree.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
 }
 

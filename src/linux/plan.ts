@@ -45,7 +45,9 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
 
 function depth(p: string): number {
-  return p === '/' ? 0 : p.split('/').length - 1;
+  let n = 0;
+  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 47) n++;
+  return p === '/' ? 0 : n;
 }
 
 /** `p` and its ancestors, deepest first ('/a/b' → '/a/b', '/a', '/'). */
@@ -111,7 +113,13 @@ export function mountOps(policy: Policy): MountOp[] {
     if (visible(d) && !under(d, deny, true)) binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
   }
   const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, 'remount-ro': 3, mask: 4 };
-  binds.sort((a, b) => depth(a.dst) - depth(b.dst) || (order[a.kind] ?? 9) - (order[b.kind] ?? 9) || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));
+  const depths = new Map(binds.map((b) => [b, depth(b.dst)]));
+  binds.sort(
+    (a, b) =>
+      (depths.get(a) as number) - (depths.get(b) as number) ||
+      (order[a.kind] ?? 9) - (order[b.kind] ?? 9) ||
+      (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0),
+  );
   // A symlinked read root makes its children unreachable as paths; drop binds below one.
   return [...base, ...binds.filter((b) => !under(b.dst, links, true))];
 }

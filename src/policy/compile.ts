@@ -68,7 +68,7 @@ export function expandPath(raw: string, ctx: Ctx, field: string): string {
 
 function realOrUndefined(p: string): string | undefined {
   try {
-    return realpathSync(p);
+    return realpathSync.native(p); // one realpath(3) call, not an lstat per component
   } catch {
     return undefined;
   }
