@@ -126,6 +126,25 @@ describe('refused: hosts, ports, IPs, local services, UDP, raw sockets', () => {
     assert.equal(await hostConnect('127.0.0.1', api.port), 'ok:hello api');
   });
 
+  it('IPv6 IP rules: [::1]:PORT reaches the host\'s ::1 service through the capture, other ports are refused', async (t) => {
+    let v6: TestServer;
+    try {
+      v6 = await bannerServer('v6', '::1');
+    } catch (err) {
+      t.skip(`no IPv6 loopback on this host (${(err as Error).message})`);
+      return;
+    }
+    try {
+      const sb = await netSandbox({ allow: [`[::1]:${v6.port}`] });
+      const r = await py(sb, `print(tcp('::1', ${v6.port}))\nprint(tcp('::1', ${v6.port === 65535 ? 1 : v6.port + 1}))`);
+      assert.equal(r.lines[0], 'ok:hello v6', r.stderr);
+      assert.match(r.lines[1] ?? '', /^(err:ECONNRESET|ok:)$/);
+      assert.ok(r.violations.some((v) => v.what.startsWith('[::1]:') && /not allowed/.test(v.detail)), JSON.stringify(r.violations));
+    } finally {
+      await v6.close();
+    }
+  });
+
   it('a public IP and the host\'s own non-loopback addresses have no route (nothing leaves the namespace)', async () => {
     const local = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
     const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: hosts() });
