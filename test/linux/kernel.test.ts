@@ -1,12 +1,13 @@
 // cordon tests – the kernel attack surface in a real sandbox: denied syscalls (with violations), host
 // processes, nested namespaces and mounts, network, inherited fds. Each attack has a host control.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import type { ExecResult, Sandbox } from '../../dist/index.js';
-import { hasUnshare, host, isRoot, makeWorld, type World } from './fixture.js';
+import { hasUnshare, host, isRoot, makeWorld, repoRoot, type World } from './fixture.js';
 
 const out = (r: ExecResult) => r.stdout.toString();
 
@@ -152,6 +153,32 @@ describe('kernel surface', () => {
     assert.match(out(r), /open-tty: ENXIO/);
     const s = await sb.exec([w.attack, 'tiocsti']);
     assert.doesNotMatch(out(s), /: ok/);
+  });
+
+  it('TIOCSTI cannot inject into the caller\'s terminal (pty harness; control: it can without cordon)', (t) => {
+    const python = host(['python3', '--version']);
+    if (python.status !== 0) {
+      t.skip('python3 not installed: the pty harness needs it');
+      return;
+    }
+    const harness = path.join(repoRoot, 'test', 'fixtures', 'pty-harness.py');
+    const control = host(['python3', harness, w.attack, 'tiocsti']);
+    if (!/@/.test(control.stdout)) {
+      t.skip(`this kernel refuses TIOCSTI even outside a sandbox (dev.tty.legacy_tiocsti=0?): ${control.stdout.trim()}`);
+      return;
+    }
+    const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+    for (const target of [[], ['/dev/tty']]) {
+      const r = spawnSync('python3', [harness, process.execPath, cli, 'run', '--', w.attack, 'tiocsti', ...target], {
+        cwd: w.ws,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: w.home },
+        timeout: 30_000,
+      });
+      const got = r.stdout.trim().split('\n').at(-1) ?? '';
+      assert.doesNotMatch(got, /@/, `nothing injected into the terminal: ${got}`);
+      assert.doesNotMatch(got, /tiocsti: ok/);
+    }
   });
 
   it('capabilities are all dropped and no_new_privs is set', async () => {
