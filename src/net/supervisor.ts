@@ -13,6 +13,7 @@
 // Fail closed: on any internal error (and when the command ends) the listeners are closed, so every
 // new connect in the sandbox is refused at once.
 import dgram from 'node:dgram';
+import { openSync } from 'node:fs';
 import { promises as dnsPromises } from 'node:dns';
 import net from 'node:net';
 
@@ -83,6 +84,11 @@ export class NetSupervisor {
     const [ours, theirs] = this.addon.socketpair();
     this.channel = ours;
     this.childFd = theirs;
+    if (process.env.CORDON_TEST_NET_FAULT === 'channel') {
+      // Fault injection for the fail-closed test: the launcher gets something that is not a socket.
+      this.addon.close(theirs);
+      this.childFd = openSync('/dev/null', 'r');
+    }
     active.add(this);
   }
 

@@ -2,7 +2,9 @@
 // and when the supervisor goes away every new connect and lookup fails at once (fail closed).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, it } from 'node:test';
 
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
@@ -111,4 +113,25 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
   assert.equal(lines[2], 'proxy err:ECONNREFUSED');
   assert.match(lines[3] ?? '', /^dns gai:-[23]$/, 'the resolver is gone too');
   assert.equal(lines[4], 'fast');
+});
+
+it('a network setup failure refuses to run the command (fail closed; control: the same sandbox runs it without the fault)', async () => {
+  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
+  // the sandbox's /tmp is private: the marker lives in the (writable) workspace
+  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
+  process.env.CORDON_TEST_NET_FAULT = 'channel';
+  try {
+    await assert.rejects(sb.exec(['sh', '-c', `echo ran > ${marker}`]), (err: Error & { code?: string; detail?: { step?: string } }) => {
+      assert.equal(err.code, 'SETUP_FAILED', err.message);
+      assert.equal(err.detail?.step, 'network', err.message);
+      return true;
+    });
+    assert.equal(existsSync(marker), false, 'the command never ran');
+  } finally {
+    delete process.env.CORDON_TEST_NET_FAULT;
+  }
+  const ok = await sb.exec(['sh', '-c', `echo ran > ${marker}`]);
+  assert.equal(ok.exitCode, 0, ok.stderr.toString());
+  assert.equal(existsSync(marker), true);
+  rmSync(path.dirname(marker), { recursive: true, force: true });
 });
