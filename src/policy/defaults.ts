@@ -26,6 +26,27 @@ export const HOME_SECRETS: readonly string[] = [
   '.cargo/credentials.toml',
   '.vault-token',
   '.terraform.d/credentials.tfrc.json',
+  '.pgpass', // PostgreSQL passwords
+  '.my.cnf', // MySQL client passwords
+  '.s3cfg', // s3cmd keys
+  '.boto', // gsutil/boto keys
+  '.oci', // Oracle Cloud keys
+  '.config/containers/auth.json', // podman/buildah registry auth
+  '.m2/settings.xml', // Maven repository passwords
+  '.gradle/gradle.properties', // Gradle publishing tokens
+  '.gem/credentials', // RubyGems API key
+  '.config/composer/auth.json', // Composer tokens
+  '.composer/auth.json',
+  '.cache/huggingface/token', // Hugging Face token
+  '.config/github-copilot', // Copilot OAuth token
+  '.claude/.credentials.json', // coding agents' own API credentials
+  '.codex/auth.json',
+  '.1password', // 1Password SSH agent socket (a path socket stays connectable in a read-only tree)
+  '.bitwarden-ssh-agent.sock', // Bitwarden SSH agent socket
+  '.mozilla', // browser profiles: cookies and saved logins
+  '.config/google-chrome',
+  '.config/chromium',
+  '.config/BraveSoftware',
   '.bash_history', // shell and REPL histories often hold pasted secrets
   '.zsh_history',
   '.history',
@@ -37,6 +58,10 @@ export const HOME_SECRETS: readonly string[] = [
   '.sqlite_history',
   '.lesshst',
   '.viminfo',
+  '.local/share/fish/fish_history',
+  '.config/fish/fish_history',
+  '.irb_history',
+  '.rediscli_history',
 ];
 
 /** System files that hold secrets; root-owned, so masked for a caller running as root too. */
@@ -50,6 +75,19 @@ export const SYSTEM_SECRETS: readonly string[] = [
   '/etc/security/opasswd',
   '/etc/ssh/ssh_host_*_key',
   '/etc/ssl/private',
+  // Root-only on the host, but a root caller runs the sandbox as uid 0 and owns them.
+  '/etc/krb5.keytab',
+  '/etc/pki/tls/private',
+  '/etc/letsencrypt',
+  '/etc/wireguard',
+  '/etc/NetworkManager/system-connections',
+  '/etc/ipsec.secrets',
+  '/etc/ppp/chap-secrets',
+  '/etc/ppp/pap-secrets',
+  '/etc/mysql/debian.cnf',
+  '/etc/kubernetes/admin.conf',
+  '/etc/kubernetes/pki',
+  '/etc/rancher/k3s/k3s.yaml',
 ];
 
 /** Globs masked inside every readable or writable tree (dotenv files carry API keys). */
