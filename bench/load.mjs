@@ -46,28 +46,19 @@ export function mountTable() {
     .sort();
 }
 
-/** cordon-* cgroup directories left behind (launcher gone) or held by our own launchers. */
-export async function cgroupLeftovers() {
+/**
+ * cordon-* cgroup directories of launchers started by `caller` (default: this process) that still
+ * exist. Checked when none of its runs is in flight, every one is a leftover. Other processes' runs
+ * share the parent directories and are not counted.
+ */
+export async function cgroupLeftovers(caller = process.pid) {
   const { detectCgroups, CGROUP_PREFIX } = await import(path.join(root, 'dist', 'linux', 'limits.js'));
   const sites = detectCgroups();
   const parents = [sites.v2?.dir, sites.v1.memory, sites.v1.pids].filter(Boolean);
   const out = [];
   for (const p of new Set(parents)) {
     try {
-      for (const n of readdirSync(p)) {
-        if (!n.startsWith(CGROUP_PREFIX)) continue;
-        // Other processes' live runs share these parents; a leftover is one whose launcher is gone,
-        // or one of our own launchers.
-        const pid = Number(n.slice(CGROUP_PREFIX.length));
-        let ppid;
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-          ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        } catch {
-          ppid = undefined; // dead
-        }
-        if (ppid === undefined || ppid === process.pid) out.push(path.join(p, n));
-      }
+      for (const n of readdirSync(p)) if (n.startsWith(CGROUP_PREFIX) && n.endsWith(`-${caller}`)) out.push(path.join(p, n));
     } catch {
       // parent vanished
     }

@@ -1,10 +1,10 @@
 // cordon – resource limits: cgroups around init, rlimits on the command (records: see limits.h).
 //
-// Lifetime of a cgroup: the launcher creates parent/cordon-<pid> before unshare (with the caller's
+// Lifetime of a cgroup: the launcher creates parent/cordon-<pid>-<caller pid> before unshare (with the caller's
 // credentials), moves init into it before init forks the command, and removes it after init has
 // exited — by then the pid namespace is gone, so the group is empty. If the launcher itself is
 // SIGKILLed, the Node side removes the directory after the launcher's exit, and every launcher
-// sweeps siblings left by launchers that no longer exist.
+// sweeps siblings whose launcher and caller no longer exist (the caller was SIGKILLed too).
 #include "limits.h"
 
 #include <dirent.h>
@@ -75,8 +75,11 @@ void sleep_ms(long ms) {
   }
 }
 
-// Removes parent/cordon-<pid> directories whose launcher no longer exists (SIGKILLed with its caller).
-// A group that still holds processes refuses rmdir (EBUSY) and is left for a later sweep.
+bool gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+
+// Removes parent/cordon-<launcher>-<caller> directories whose launcher and caller are both gone (a
+// living caller removes its launchers' groups itself, after reading their counters). A group that
+// still holds processes refuses rmdir (EBUSY) and is left for a later sweep.
 void sweep_stale(const std::string& parent) {
   DIR* d = ::opendir(parent.c_str());
   if (!d) return;
@@ -84,9 +87,11 @@ void sweep_stale(const std::string& parent) {
     if (std::strncmp(e->d_name, kPrefix, sizeof kPrefix - 1) != 0) continue;
     const char* digits = e->d_name + sizeof kPrefix - 1;
     char* end = nullptr;
-    long pid = std::strtol(digits, &end, 10);
-    if (end == digits || *end != '\0' || pid <= 0) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    long launcher = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '-') continue;
+    const char* rest = end + 1;
+    long caller = std::strtol(rest, &end, 10);
+    if (end == rest || *end != '\0' || !gone(launcher) || !gone(caller)) continue;
     ::rmdir((parent + "/" + e->d_name).c_str());
   }
   ::closedir(d);
@@ -95,8 +100,8 @@ void sweep_stale(const std::string& parent) {
 }  // namespace
 
 bool Cgroups::create(const Plan& plan) {
-  char self[32];
-  std::snprintf(self, sizeof self, "%s%d", kPrefix, static_cast<int>(::getpid()));
+  char self[48];
+  std::snprintf(self, sizeof self, "%s%d-%d", kPrefix, static_cast<int>(::getpid()), static_cast<int>(::getppid()));
   auto find = [this](const std::string& name) -> Group* {
     for (auto& g : groups_)
       if (g.name == name) return &g;

@@ -3,7 +3,7 @@
 //
 // Node decides which mechanism enforces each limit (src/linux/limits.ts); these records only say
 // what to do, so the launcher holds no policy:
-//   40 CGROUP   name \0 parent-dir            create parent-dir/cordon-<launcher pid> (one per hierarchy)
+//   40 CGROUP   name \0 parent-dir            create parent-dir/cordon-<launcher pid>-<caller pid> (one per hierarchy)
 //   41 CGSET    name \0 file \0 value         write value to that cgroup's file, in record order
 //   42 RLIMIT   resource \0 soft \0 hard      setrlimit in the command before exec
 //   43 COUNTER  name \0 file \0 key \0 label  after the run: "key N" in file with N > 0 → LIMIT label N
@@ -38,7 +38,7 @@ class Cgroups {
   struct Group {
     std::string name;
     std::string dir;   // for messages
-    std::string leaf;  // cordon-<pid>
+    std::string leaf;  // cordon-<launcher pid>-<caller pid>
     int parent = -1;   // O_DIRECTORY fd of the parent (for rmdir)
     int self = -1;     // O_DIRECTORY fd of the group (for counters)
     int procs = -1;    // cgroup.procs, opened with the caller's credentials

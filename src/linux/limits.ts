@@ -33,8 +33,13 @@ export interface CgroupSites {
 }
 
 const RLIMIT = { CPU: 0, DATA: 2, CORE: 4, NPROC: 6, NOFILE: 7 } as const;
-/** Prefix of every cgroup directory cordon creates (…/cordon-<launcher pid>). */
+/** Prefix of every cgroup directory cordon creates (…/cordon-<launcher pid>-<caller pid>). */
 export const CGROUP_PREFIX = 'cordon-';
+
+/** The directory name of launcher `pid`'s groups (its caller is this process). */
+export function cgroupLeaf(pid: number, caller = process.pid): string {
+  return `${CGROUP_PREFIX}${pid}-${caller}`;
+}
 
 interface Mount {
   root: string;
@@ -284,7 +289,7 @@ export function guardLauncherCgroups(parents: readonly string[], pid: number | u
       }
       for (const [p, dirs] of guarded) {
         for (const parent of dirs) {
-          const dir = path.join(parent, `${CGROUP_PREFIX}${p}`);
+          const dir = path.join(parent, cgroupLeaf(p));
           for (let i = 0; i < 200; i++) {
             try {
               rmdirSync(dir);
@@ -310,12 +315,12 @@ export async function removeLauncherCgroups(limits: LimitsPlan, launcherPid: num
   const hits: Array<[string, number]> = [];
   if (launcherPid === undefined) return hits;
   for (const c of limits.counterFiles) {
-    const text = read(path.join(c.parent, `${CGROUP_PREFIX}${launcherPid}`, c.file));
+    const text = read(path.join(c.parent, cgroupLeaf(launcherPid), c.file));
     const m = text && new RegExp(`^${c.key} (\\d+)$`, 'm').exec(text);
     if (m && Number(m[1]) > 0) hits.push([c.label, Number(m[1])]);
   }
   for (const parent of limits.cgroupParents) {
-    const dir = path.join(parent, `${CGROUP_PREFIX}${launcherPid}`);
+    const dir = path.join(parent, cgroupLeaf(launcherPid));
     for (let i = 0; i < 200; i++) {
       try {
         rmdirSync(dir);

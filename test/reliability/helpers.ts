@@ -36,7 +36,7 @@ export function marker(tag: string): string {
 
 export interface LoadBench {
   runLoadBench(opts?: Record<string, unknown>): Promise<{ results: Record<string, any>; markdown: string }>;
-  cgroupLeftovers(): Promise<string[]>;
+  cgroupLeftovers(caller?: number): Promise<string[]>;
   childProcesses(): Array<{ pid: number; state: string; comm: string }>;
   fdCount(): number;
   mountTable(): string[];
