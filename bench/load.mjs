@@ -137,10 +137,15 @@ async function loadRun(opts, tmp) {
   const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
   const ws = mkdtempSync(path.join(path.dirname(tmp), 'cordon-load-ws-'));
   // Resources are compared with the state before the Sandbox existed (it may keep a spare launcher
-  // while open); memory after a warm-up, when the allocator and JIT have settled.
+  // while open), after a throwaway Sandbox has run a few commands (Node opens some fds lazily, e.g.
+  // one /dev/null); memory after a warm-up, when the allocator and JIT have settled.
+  const limits = opts.limits ?? { pids: 256, memory: '512m' };
+  const pre = await Sandbox.create({ workspace: ws, limits });
+  for (let i = 0; i < 50; i++) await pre.exec(['true']);
+  pre.close();
   await settle();
   const before = await snapshot();
-  const sb = await Sandbox.create({ workspace: ws, limits: opts.limits ?? { pids: 256, memory: '512m' } });
+  const sb = await Sandbox.create({ workspace: ws, limits });
   const failures = [];
   const check = (r, i, want) => {
     if (r.exitCode !== 0 || r.stdout.toString() !== want) failures.push({ i, exitCode: r.exitCode, signal: r.signal, stderr: r.stderr.toString().slice(0, 200) });
