@@ -142,7 +142,7 @@ async function loadRun(opts, tmp) {
   const limits = opts.limits ?? { pids: 256, memory: '512m' };
   const pre = await Sandbox.create({ workspace: ws, limits });
   for (let i = 0; i < 50; i++) await pre.exec(['true']);
-  pre.close();
+  await pre.close();
   await settle();
   const before = await snapshot();
   const sb = await Sandbox.create({ workspace: ws, limits });
