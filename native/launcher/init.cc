@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "landlock.h"
 #include "limits.h"
 #include "mounts.h"
+#include "namespaces.h"
 #include "network.h"
 #include "privileges.h"
 #include "report.h"
@@ -144,7 +146,17 @@ void answer_notification(const Plan& plan, int listener) {
 // A session keeper runs nothing: it holds the namespaces that session commands join, until the
 // launcher (and so the supervisor) lets go.
 [[noreturn]] void hold_session(int life_fd) {
-  report_line("READY\n");
+  // READY carries our namespaces' inode numbers: a joiner compares them with what it opened by
+  // pid, so a recycled pid can never lead it into some other process's namespaces.
+  std::string ready = "READY";
+  for (const char* ns : kJoinedNamespaces) {
+    struct stat st;
+    std::string path = std::string("/proc/self/ns/") + ns;
+    ready += ' ';
+    ready += std::to_string(::stat(path.c_str(), &st) == 0 ? static_cast<unsigned long long>(st.st_ino) : 0ULL);
+  }
+  ready += '\n';
+  report_line(ready.c_str());
   ::close(0);
   ::close(1);
   ::close(2);
@@ -209,6 +221,13 @@ void run_init(Plan& plan, int life_fd) {
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
   TRACE_STEP("seccomp");
   if (plan.keeper) hold_session(life_fd);
+  // From here on the command runs beside us with our uid: being non-dumpable keeps it out of
+  // /proc/1/fd (our pipes, our status socket), /proc/1/mem and ptrace even where seccomp would
+  // not. (A session keeper stays joinable by pid; no command can see its pid namespace.)
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    fail("init", "prctl", "PR_SET_DUMPABLE");
+    exit_setup_failed();
+  }
   // The sandbox is complete. The command arrives now (at once for a plain run, later for a
   // sandbox built ahead of time); an EOF means the supervisor discarded it unused.
   if (!read_command(kStatusFd, &plan)) ::_exit(kSetupFailedExit);

@@ -40,7 +40,7 @@ int launch() {
   // Cgroups are made with the caller's credentials, before unshare drops them (limits.h).
   cordon::Cgroups cgroups;
   if (!cgroups.create(plan)) return 125;
-  const bool entered = plan.join_pid ? cordon::join_namespaces(plan.join_pid, plan.namespaces)
+  const bool entered = plan.join_pid ? cordon::join_namespaces(plan.join_pid, plan.join_inodes, plan.namespaces)
                                      : cordon::enter_namespaces(plan.namespaces);
   if (!entered) return cgroups.remove(), 125;
   TRACE_STEP("namespaces entered");

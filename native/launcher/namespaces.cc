@@ -2,6 +2,7 @@
 #include "namespaces.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -50,30 +51,43 @@ bool enter_namespaces(uint64_t flags) {
   return write_proc_file("/proc/self/gid_map", map);
 }
 
-bool join_namespaces(int pid, uint64_t flags) {
+const char* const kJoinedNamespaces[6] = {"user", "mnt", "ipc", "uts", "cgroup", "net"};
+
+bool join_namespaces(int pid, const std::vector<uint64_t>& inodes, uint64_t flags) {
   // The user namespace first: joining it grants the capabilities the other setns calls need.
-  struct { const char* name; int type; bool wanted; } kNs[] = {
-      {"user", CLONE_NEWUSER, true},  {"mnt", CLONE_NEWNS, true},           {"ipc", CLONE_NEWIPC, true},
-      {"uts", CLONE_NEWUTS, true},    {"cgroup", CLONE_NEWCGROUP, (flags & CLONE_NEWCGROUP) != 0},
-      {"net", CLONE_NEWNET, (flags & CLONE_NEWNET) != 0},
-  };
+  const int kTypes[6] = {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWNET};
+  const bool kWanted[6] = {true, true, true, true, (flags & CLONE_NEWCGROUP) != 0, (flags & CLONE_NEWNET) != 0};
+  if (inodes.size() != 6) {
+    errno = EINVAL;
+    return fail("join", "plan", "namespace inodes");
+  }
   int fds[6];
+  for (int i = 0; i < 6; ++i) fds[i] = -1;
+  auto close_all = [&fds] {
+    for (int& fd : fds)
+      if (fd >= 0) ::close(fd), fd = -1;
+  };
   for (int i = 0; i < 6; ++i) {
-    fds[i] = -1;
-    if (!kNs[i].wanted) continue;
+    if (!kWanted[i]) continue;
     char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kNs[i].name);
+    std::snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kJoinedNamespaces[i]);
     fds[i] = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) {
-      for (int j = 0; j < i; ++j) if (fds[j] >= 0) ::close(fds[j]);
+    struct stat st;
+    if (fds[i] < 0 || ::fstat(fds[i], &st) != 0) {
+      close_all();
       return fail("join", "open", path);
+    }
+    if (st.st_ino != inodes[static_cast<size_t>(i)]) {  // not the keeper's: its pid was reused
+      close_all();
+      errno = ESRCH;
+      return fail("join", "verify", path);
     }
   }
   bool ok = true;
   for (int i = 0; i < 6 && ok; ++i) {
-    if (fds[i] >= 0 && ::setns(fds[i], kNs[i].type) != 0) ok = fail("join", "setns", kNs[i].name);
+    if (fds[i] >= 0 && ::setns(fds[i], kTypes[i]) != 0) ok = fail("join", "setns", kJoinedNamespaces[i]);
   }
-  for (int fd : fds) if (fd >= 0) ::close(fd);
+  close_all();
   if (!ok) return false;
   // A private copy of the session's mounts (same filesystems: /tmp is shared) and a pid
   // namespace of its own, so this command's tree dies with its init.

@@ -1,6 +1,7 @@
 // cordon – entering the sandbox's namespaces and mapping the caller's uid/gid into them.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace cordon {
 
@@ -13,9 +14,13 @@ bool enter_namespaces(uint64_t flags);
 
 /**
  * Session commands: joins the user, mount, ipc, uts, cgroup (and net, if in `flags`) namespaces of
- * a keeper's init `pid`, then unshares a private mount namespace and a new pid namespace for this
+ * a keeper's init `pid` — each checked against the keeper's `inodes` (as it reported them in READY),
+ * so a recycled pid fails closed — then unshares a private mount namespace and a new pid namespace for this
  * command (its init remounts /proc for that pid namespace). Same uid/gid mapping as the keeper.
  */
-bool join_namespaces(int pid, uint64_t flags);
+bool join_namespaces(int pid, const std::vector<uint64_t>& inodes, uint64_t flags);
+
+/** The namespaces a session command joins, in the order of READY's and JOIN's inode lists. */
+extern const char* const kJoinedNamespaces[6];
 
 }  // namespace cordon

@@ -191,10 +191,22 @@ bool read_plan(int fd, Plan* plan) {
       case Tag::kKeeper:
         plan->keeper = true;
         break;
-      case Tag::kJoin:
-        if (!parse_u64(payload, &num) || num == 0 || num > 0x7fffffff) return bad_record("join pid");
-        plan->join_pid = static_cast<int>(num);
+      case Tag::kJoin: {
+        // "pid ino ino ino ino ino ino"
+        size_t pos = 0;
+        std::vector<uint64_t> nums;
+        while (pos <= payload.size()) {
+          size_t sp = payload.find(' ', pos);
+          if (sp == std::string::npos) sp = payload.size();
+          if (!parse_u64(payload.substr(pos, sp - pos), &num)) return bad_record("join");
+          nums.push_back(num);
+          pos = sp + 1;
+        }
+        if (nums.size() != 7 || nums[0] == 0 || nums[0] > 0x7fffffff) return bad_record("join");
+        plan->join_pid = static_cast<int>(nums[0]);
+        plan->join_inodes.assign(nums.begin() + 1, nums.end());
         break;
+      }
       case Tag::kEndSetup:
         if (plan->keeper && plan->join_pid) return bad_record("keeper and join are exclusive");
         return true;

@@ -28,7 +28,7 @@ enum class Tag : uint32_t {
   kLandlockAbi = 12,   // decimal: minimum Landlock ABI the plan needs (0 = Landlock not applied)
   kEndSetup = 13,      // end of the setup part (then ARG/ENV/CWD … END)
   kKeeper = 14,        // session keeper: build the sandbox, report READY, hold it until released
-  kJoin = 15,          // decimal host pid of a keeper's init: join its sandbox instead of building one
+  kJoin = 15,          // "pid ino×6": join the sandbox of a keeper's init (its namespace inodes from READY)
   // 20..39: network setup records, interpreted by network.cc (see there).
   kNetworkFirst = 20,
   kNetworkLast = 39,
@@ -67,6 +67,7 @@ struct Plan {
   std::vector<std::pair<int, int>> notify_errno;
   bool keeper = false;
   int join_pid = 0;
+  std::vector<uint64_t> join_inodes;
   /** Network records (tags 20..39), in order, for network.cc. */
   std::vector<std::pair<uint32_t, std::string>> network;
   /** Limit records (tags 40..59), in order, for limits.cc. */

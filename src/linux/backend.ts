@@ -235,13 +235,14 @@ function run(l: Launch, request: StartRequest): RunningCommand {
   };
 }
 
-/** Waits until a session keeper reports READY (its sandbox is built) or fails. */
-function keeperReady(keeper: Launch): Promise<number> {
+/** Waits until a session keeper reports READY (its sandbox is built) or fails; its join role. */
+function keeperReady(keeper: Launch): Promise<SetupRole & { kind: 'join' }> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (keeper.state.ready && keeper.state.initPid) {
+      const { ready, initPid } = keeper.state;
+      if (ready && initPid) {
         keeper.status.off('data', check);
-        resolve(keeper.state.initPid);
+        resolve({ kind: 'join', initPid, inodes: ready });
       }
     };
     keeper.status.on('data', check);
@@ -289,15 +290,15 @@ export function createLinuxBackend(): PlatformBackend {
         throw new CordonError('BAD_ARGUMENT', 'sessions share one network namespace and are not available with network allowlists yet; use exec()');
       }
       const keeper = launch(p.plan, undefined, { kind: 'keeper' });
-      let initPid: number;
+      let join: SetupRole;
       try {
-        initPid = await keeperReady(keeper);
+        join = await keeperReady(keeper);
       } catch (err) {
         keeper.kill('SIGKILL');
         throw err;
       }
       setRef(keeper, false); // an idle session does not keep Node alive; it dies with us (PDEATHSIG)
-      const slot = new SpareSlot(() => launch(p.plan, undefined, { kind: 'join', initPid }), p.policy);
+      const slot = new SpareSlot(() => launch(p.plan, undefined, join), p.policy);
       return {
         start(request: StartRequest): RunningCommand {
           if (!usable(keeper)) throw new CordonError('CLOSED', 'the session ended (its keeper is gone)');

@@ -194,13 +194,17 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   };
 }
 
-export type SetupRole = { kind: 'sandbox' } | { kind: 'keeper' } | { kind: 'join'; initPid: number };
+export type SetupRole =
+  | { kind: 'sandbox' }
+  | { kind: 'keeper' }
+  /** A session command: the keeper's init pid and its namespace inodes (from READY), checked on join. */
+  | { kind: 'join'; initPid: number; inodes: readonly string[] };
 
 /** The setup part for one launch: a sandbox of its own, a session keeper, or a session command. */
 export function setupPart(plan: LinuxPlan, role: SetupRole = { kind: 'sandbox' }): Buffer {
   const w = new WireWriter().raw(plan.body);
   if (role.kind === 'keeper') w.record(Tag.keeper, '');
-  if (role.kind === 'join') w.record(Tag.join, String(role.initPid));
+  if (role.kind === 'join') w.record(Tag.join, [String(role.initPid), ...role.inodes].join(' '));
   return w.record(Tag.endSetup, '').toBuffer();
 }
 

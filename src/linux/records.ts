@@ -20,8 +20,8 @@ export interface RecordState {
   started?: number;
   /** Host pid of the sandbox's init (INIT record). */
   initPid?: number;
-  /** A session keeper finished building its sandbox (READY record). */
-  ready?: boolean;
+  /** A session keeper finished building its sandbox (READY record): its namespaces' inode numbers. */
+  ready?: string[];
   violations: Violation[];
   /** `LIMIT <label> <count>`: kernel limit counters that moved (oom kills, refused forks). */
   limitHits?: Map<string, number>;
@@ -52,7 +52,7 @@ export function applyRecord(state: RecordState, line: string): void {
       state.initPid = Number(rest[0]);
       break;
     case 'READY':
-      state.ready = true;
+      state.ready = rest;
       break;
     case 'STARTED':
       state.started = Number(rest[0]);

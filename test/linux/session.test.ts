@@ -1,14 +1,16 @@
 // cordon tests – warm sessions: one sandbox built once, many commands inside it, each with its own
 // stdio, exit status, timeout and process tree, under the same policy as exec().
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { CordonError, type Sandbox, type SandboxSession } from '../../dist/index.js';
-import { makeWorld, type World } from './fixture.js';
+import { makeWorld, repoRoot, type World } from './fixture.js';
+
+const launcher = path.join(repoRoot, 'build', 'Release', 'cordon-launcher');
 
 const survivors = (marker: string) => spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
 
@@ -97,6 +99,43 @@ describe('sessions', () => {
   it('runs commands concurrently', async () => {
     const rs = await Promise.all([1, 2, 3].map((i) => s.exec(['sh', '-c', `sleep 0.1; echo ${i}`])));
     assert.deepEqual(rs.map((r) => r.stdout.toString()), ['1\n', '2\n', '3\n']);
+  });
+
+  it('a join naming any process but the keeper fails closed (a recycled pid cannot be joined)', async () => {
+    const { planLinux, setupPart, encodeCommand } = await import('../../dist/linux/plan.js');
+    const { probeLinux } = await import('../../dist/linux/probe.js');
+    const plan = planLinux(sb.policy, probeLinux()!);
+    // A keeper of our own, to learn real inodes.
+    const keeper = spawn(launcher, [], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+    const ks = keeper.stdio[3] as unknown as NodeJS.ReadWriteStream;
+    ks.write(setupPart(plan, { kind: 'keeper' }));
+    let text = '';
+    const ready = await new Promise<string[]>((resolve) =>
+      ks.on('data', (d: Buffer) => {
+        text += d.toString();
+        const init = /INIT (\d+)/.exec(text);
+        const m = /READY ([\d ]+)\n/.exec(text);
+        if (init && m) resolve([init[1] as string, ...(m[1] as string).split(' ')]);
+      }),
+    );
+    const [initPid, ...inodes] = ready;
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const join = (pid: number) =>
+      new Promise<string>((resolve) => {
+        const c = spawn(launcher, [], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
+        let out = '';
+        (c.stdio[3] as unknown as NodeJS.ReadWriteStream).on('data', (d: Buffer) => (out += d.toString()));
+        c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        (c.stdio[3] as unknown as NodeJS.ReadWriteStream).write(Buffer.concat([setupPart(plan, { kind: 'join', initPid: pid, inodes }), encodeCommand(['echo', 'joined'], { PATH: '/usr/bin:/bin' }, '/')]));
+        c.on('close', () => resolve(out));
+      });
+    try {
+      assert.match(await join(stranger.pid!), /SETUP join (verify|open) /, 'another process of ours is never joined');
+      assert.match(await join(Number(initPid)), /joined/, 'control: the keeper itself is joined');
+    } finally {
+      stranger.kill('SIGKILL');
+      keeper.kill('SIGKILL');
+    }
   });
 
   it('refuses commands after close, and leaves nothing running', async () => {
