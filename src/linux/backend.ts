@@ -197,9 +197,15 @@ class SpareSlot {
   refillAfter(done: Promise<unknown>): void {
     void done.finally(() => {
       if (this.closed || this.spare) return;
-      this.spareFingerprint = pathsFingerprint(this.policy);
-      this.spare = this.make();
-      setRef(this.spare, false);
+      try {
+        this.spareFingerprint = pathsFingerprint(this.policy);
+        this.spare = this.make();
+        setRef(this.spare, false);
+      } catch {
+        // Building ahead is an optimisation: if it cannot start (e.g. the launcher is being
+        // rebuilt), the next command launches normally and reports the problem itself.
+        this.spare = undefined;
+      }
     });
   }
 
