@@ -13,6 +13,7 @@ import {
   DEFAULT_MAX_OUTPUT_BYTES,
   DEFAULT_TMP_BYTES,
   HOME_SECRETS,
+  HOME_SECRET_GLOBS,
   SYSTEM_READ,
   SYSTEM_SECRETS,
   TREE_SECRET_GLOBS,
@@ -253,6 +254,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
   const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
   for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g) });
+  if ([...read, ...write].some((r) => isUnder(home, r))) {
+    for (const g of HOME_SECRET_GLOBS) if (!allowSecrets.has(path.join(home, g))) denyGlobs.push({ glob: path.join(home, g), origin: builtin('dotenv files in the home (HOME_SECRET_GLOBS)', g) });
+  }
   const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin }> = [];
   for (const { glob, origin: o } of denyGlobs) {
     // Globs with a literal directory prefix are matched only below it, and only where it is visible.

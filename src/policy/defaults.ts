@@ -93,6 +93,15 @@ export const SYSTEM_SECRETS: readonly string[] = [
 /** Globs masked inside every readable or writable tree (dotenv files carry API keys). */
 export const TREE_SECRET_GLOBS: readonly string[] = ['**/.env', '**/.env.*'];
 
+/**
+ * Dotenv files in the (read-only) home, to a bounded depth: other projects' `.env` files live at
+ * ~/proj/.env or ~/src/org/proj/.env. Bounded because a home can hold hundreds of thousands of files;
+ * the scan prunes by depth and is re-checked with one stat per directory.
+ */
+export const HOME_SECRET_GLOBS: readonly string[] = [1, 2, 3].flatMap((depth) =>
+  ['.env', '.env.*'].map((name) => [...Array<string>(depth).fill('*'), name].join('/')),
+);
+
 /** Environment variables passed from the caller by default (exact names or PREFIX_*). */
 export const DEFAULT_ENV_ALLOW: readonly string[] = [
   'PATH',

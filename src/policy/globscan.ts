@@ -115,7 +115,9 @@ export class GlobIndex {
         for (const e of cached.entries) {
           const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
           if (matchers.some((m) => m.match(p))) hits.push(p);
-          else if (e.isDir) descend.push(p);
+          // Descend only where a pattern could still match below (partial match): a depth-bounded
+          // glob such as ~/*/*/.env never walks the whole tree; `**` patterns walk everything.
+          else if (e.isDir && matchers.some((m) => m.match(p, true))) descend.push(p);
         }
         result = { hits, descend };
         cached.results.set(key, result);

@@ -66,6 +66,15 @@ describe('filesystem', () => {
     }
   });
 
+  it('.env files of other projects in the home are masked (control: readable on the host)', async () => {
+    for (const rel of ['other-project/.env', 'src/org/proj/.env.local']) {
+      const file = path.join(w.home, rel);
+      assert.equal(host(['cat', file]).stdout, 'API_KEY=SECRET\n', 'control');
+      const r = await sb.exec(['cat', file]);
+      assert.doesNotMatch(r.stdout.toString(), /SECRET/, rel);
+    }
+  });
+
   it('/etc/shadow is masked (the host file is not empty)', async () => {
     const r = await sb.exec(['sh', '-c', 'cat /etc/shadow; stat -c %s /etc/shadow']);
     assert.doesNotMatch(r.stdout.toString(), /root:/);

@@ -43,6 +43,8 @@ export function makeWorld(): World {
     'home/.bash_history': 'export TOKEN=SECRET\n',
     'home/.npmrc': '//registry.npmjs.org/:_authToken=SECRET\n',
     'home/notes.txt': 'harmless\n',
+    'home/other-project/.env': 'API_KEY=SECRET\n',
+    'home/src/org/proj/.env.local': 'API_KEY=SECRET\n',
     'ws/README.md': 'hello\n',
     'ws/.env': 'API_KEY=SECRET\n',
     'ws/sub/.env.local': 'API_KEY=SECRET\n',
