@@ -162,7 +162,7 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   const landlockFs = abi > 0 ? writeRights(abi) : 0n;
   const landlockScope = abi > 0 ? scopes(abi) : 0n;
   const rules = abi > 0 ? landlockRules(abi, policy.fs.write) : [];
-  const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode });
+  const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode, guardSetid: probe.uid === 0 });
 
   const w = new WireWriter();
   w.record(Tag.namespaces, String(namespaces));

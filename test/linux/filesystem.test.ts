@@ -174,3 +174,28 @@ describe('filesystem', () => {
     ro.close();
   });
 });
+
+describe('setuid guard (root callers)', () => {
+  it('a root caller cannot leave a setuid or setgid file in the workspace (control: chmod 4755 works on the host)', async (t) => {
+    if (!isRoot) {
+      t.skip('runs as root only: for other callers a setuid file is owned by themselves and grants nothing new');
+      return;
+    }
+    const w = makeWorld();
+    const sb = await w.sandbox();
+    try {
+      const file = path.join(w.ws, 'tool');
+      const control = path.join(w.root, 'control-tool');
+      assert.equal(host(['sh', '-c', `cp /bin/true ${control} && chmod 4755 ${control} && stat -c %a ${control}`]).stdout.trim(), '4755');
+      const r = await sb.exec(['sh', '-c', `cp /bin/true ${file}; chmod 4755 ${file}; chmod g+s ${file}; stat -c %a ${file}`]);
+      assert.equal(r.stdout.toString().trim(), '755', r.stderr.toString());
+      assert.ok(r.violations.some((v) => v.kind === 'syscall' && /chmod/.test(v.what)), JSON.stringify(r.violations));
+      const py = await sb.exec(['python3', '-c', `import os; fd = os.open(${JSON.stringify(path.join(w.ws, 'made'))}, os.O_CREAT | os.O_WRONLY, 0o4755)`]);
+      assert.notEqual(py.exitCode, 0, 'creating a file with the setuid bit is refused');
+      assert.equal((await sb.exec(['sh', '-c', 'echo ok > plain && chmod 700 plain && cat plain'])).stdout.toString(), 'ok\n');
+    } finally {
+      await sb.close();
+      w.cleanup();
+    }
+  });
+});

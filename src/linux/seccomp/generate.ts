@@ -44,6 +44,8 @@ export interface FilterOptions {
    * without a listener (tests, benchmarks). Not for production: denials would go unreported.
    */
   denyAction?: 'notify' | 'errno';
+  /** Refuse setuid/setgid mode bits (root callers; see PolicyOptions.guardSetid). */
+  guardSetid?: boolean;
 }
 
 /** A run of syscall numbers [first, last] sharing one rule. */
@@ -179,7 +181,7 @@ export function compilePolicy(
 }
 
 export function generateFilter(options: FilterOptions): GeneratedFilter {
-  const policy = syscallPolicy({ network: options.network });
+  const policy = syscallPolicy({ network: options.network, guardSetid: options.guardSetid });
   const { insns, ranges } = compilePolicy(policy, options.denyAction ?? 'notify');
   const notifyErrno: Array<[number, number]> = [];
   for (const [nr, rule] of [...policy].sort((a, b) => a[0] - b[0])) {
