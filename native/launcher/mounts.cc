@@ -203,8 +203,10 @@ bool mask(const MountOp& op) {
   return attach(tree.get(), target.get()) || fail("mask", "move_mount", op.dst.c_str());
 }
 
-// Re-binds an already visible path read-only on top of itself (e.g. /proc/sys, .git/hooks).
-bool remount_ro(const MountOp& op) {
+// Re-binds an already visible path on top of itself: read-only (e.g. /proc/sys, .git/hooks), or
+// read-write to pin it (a mountpoint cannot be renamed or removed, so `.git` cannot be swapped for
+// a fresh directory whose config nobody protected).
+bool rebind(const MountOp& op, bool read_only) {
   Fd target(open_mountpoint(op.dst, true, false));
   if (!target.ok()) {
     if (errno == ENOENT) return true;
@@ -212,8 +214,8 @@ bool remount_ro(const MountOp& op) {
   }
   Fd tree(abi::open_tree(target.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));
   if (!tree.ok()) return fail("remount-ro", "open_tree", op.dst.c_str());
-  if (!set_attrs(tree.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev, true))
-    return fail("remount-ro", "mount_setattr", op.dst.c_str());
+  const uint64_t attrs = (read_only ? abi::kMountAttrRdonly : 0) | abi::kMountAttrNosuid | abi::kMountAttrNodev;
+  if (!set_attrs(tree.get(), attrs, true)) return fail("remount-ro", "mount_setattr", op.dst.c_str());
   return attach(tree.get(), target.get()) || fail("remount-ro", "move_mount", op.dst.c_str());
 }
 
@@ -265,7 +267,8 @@ bool apply(const MountOp& op) {
       return mount_fs(op, "proc", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
     case MountKind::kDevpts: return mount_fs(op, "devpts", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNoexec);
     case MountKind::kMask: return mask(op);
-    case MountKind::kRemountRo: return remount_ro(op);
+    case MountKind::kRemountRo: return rebind(op, true);
+    case MountKind::kPin: return rebind(op, false);
     case MountKind::kSymlink:
     case MountKind::kDir:
     case MountKind::kFile: return make_leaf(op);
@@ -288,7 +291,8 @@ bool apply_protections(const std::vector<MountOp>& ops) {
   for (const MountOp& op : ops) {
     // A fresh /proc for this pid namespace, then every read-only re-bind and mask, for the paths
     // that exist now (an earlier command may have created a protected path or a masked file).
-    if (op.kind == MountKind::kProc || op.kind == MountKind::kRemountRo || op.kind == MountKind::kMask) {
+    if (op.kind == MountKind::kProc || op.kind == MountKind::kRemountRo || op.kind == MountKind::kPin ||
+        op.kind == MountKind::kMask) {
       if (!(ok = apply(op))) break;
     }
   }

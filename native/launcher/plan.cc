@@ -75,7 +75,7 @@ bool parse_mount_kind(const std::string& s, MountKind* k) {
       {"bind-ro", MountKind::kBindRo}, {"bind-rw", MountKind::kBindRw}, {"bind-dev", MountKind::kBindDev},
       {"tmpfs", MountKind::kTmpfs},    {"mask", MountKind::kMask},      {"symlink", MountKind::kSymlink},
       {"dir", MountKind::kDir},        {"proc", MountKind::kProc},      {"devpts", MountKind::kDevpts},
-      {"file", MountKind::kFile},      {"remount-ro", MountKind::kRemountRo},
+      {"file", MountKind::kFile},      {"remount-ro", MountKind::kRemountRo}, {"pin", MountKind::kPin},
   };
   for (const auto& e : kKinds) {
     if (s == e.name) {

@@ -38,7 +38,7 @@ enum class Tag : uint32_t {
   kEnd = 99,
 };
 
-enum class MountKind { kBindRo, kBindRw, kBindDev, kTmpfs, kMask, kSymlink, kDir, kProc, kDevpts, kFile, kRemountRo };
+enum class MountKind { kBindRo, kBindRw, kBindDev, kTmpfs, kMask, kSymlink, kDir, kProc, kDevpts, kFile, kRemountRo, kPin };
 
 struct MountOp {
   MountKind kind;

@@ -105,14 +105,22 @@ export function mountOps(policy: Policy): MountOp[] {
   }
   for (const w of fs.write) if (!special.has(w) && !under(w, deny)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
   const visible = (p: string) => under(p, reads) || under(p, writes) || under(p, special);
+  const pinned = new Set<string>();
   for (const p of fs.protected) {
-    if (!under(p, deny) && under(p, writes)) binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
+    if (under(p, deny) || !under(p, writes)) continue;
+    binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
+    // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy.
+    const parent = path.dirname(p);
+    if (under(parent, writes, true) && !pinned.has(parent)) {
+      pinned.add(parent);
+      binds.push({ kind: 'pin', src: '', dst: parent, opt: '' });
+    }
   }
   // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
   for (const d of fs.deny) {
     if (visible(d) && !under(d, deny, true)) binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
   }
-  const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, 'remount-ro': 3, mask: 4 };
+  const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, pin: 3, 'remount-ro': 4, mask: 5 };
   const depths = new Map(binds.map((b) => [b, depth(b.dst)]));
   binds.sort(
     (a, b) =>

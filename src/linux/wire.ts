@@ -39,7 +39,8 @@ export type MountKind =
   | 'proc'
   | 'devpts'
   | 'file'
-  | 'remount-ro';
+  | 'remount-ro'
+  | 'pin';
 
 export interface MountOp {
   kind: MountKind;

@@ -111,6 +111,7 @@ export class PolicyHost {
   private readonly globIndex = new GlobIndex();
   private readonly preparing = new Map<Policy, Promise<PreparedPolicy>>();
   private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
   private watcherReady: Promise<void> = Promise.resolve();
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -202,6 +203,13 @@ export class PolicyHost {
     };
     this.watcher.on('all', schedule);
     this.watcher.on('error', (err) => this.onError(err as Error));
+    // chokidar drops a change that follows another within its throttle window, and editors that
+    // save by rename can slip past it: a cheap stat of the few profile files catches what it misses.
+    this.poll = setInterval(() => {
+      const now = fileStamp(this.state.files);
+      if (now !== this.state.stamp && now !== this.failedStamp) schedule();
+    }, 250);
+    this.poll.unref();
   }
 
   /** Resolves once the watcher is ready (tests; editors saving right after create). */
@@ -250,6 +258,7 @@ export class PolicyHost {
 
   async close(): Promise<void> {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (this.poll) clearInterval(this.poll);
     await this.watcher?.close();
     this.watcher = undefined;
   }

@@ -141,6 +141,29 @@ describe('filesystem', () => {
     }
   });
 
+  it('.git cannot be renamed or removed to shed its protection (control: it can on the host)', async () => {
+    const r = await sb.exec(['sh', '-c', 'mv .git .git-old; echo mv=$?; rm -rf .git; echo rm=$?; ls -a']);
+    const out = r.stdout.toString();
+    assert.match(out, /mv=[1-9]/, out);
+    assert.match(out, /\n\.git\n/, 'the .git directory is still there');
+    assert.equal(readFileSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'), 'utf8'), '#!/bin/sh\nexit 0\n');
+    const w2 = makeWorld();
+    try {
+      assert.equal(host(['mv', path.join(w2.ws, '.git'), path.join(w2.ws, '.git-old')]).status, 0, 'control');
+    } finally {
+      w2.cleanup();
+    }
+  });
+
+  it('git indirection files (.git/commondir) are reported when created and read-only afterwards', async () => {
+    const commondir = path.join(w.ws, '.git', 'commondir');
+    const r = await sb.exec(['sh', '-c', 'echo /tmp/elsewhere > .git/commondir']);
+    assert.ok(r.violations.some((v) => v.what === commondir), JSON.stringify(r.violations));
+    const next = await sb.exec([w.attack, 'write', commondir]);
+    assert.match(next.stdout.toString(), /EROFS/);
+    rmSync(commondir);
+  });
+
   it('a protected path created by a command is reported, and read-only for the next command', async () => {
     const w2 = makeWorld();
     try {
