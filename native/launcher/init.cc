@@ -160,12 +160,14 @@ void answer_notification(const Plan& plan, int listener) {
   ::close(0);
   ::close(1);
   ::close(2);
-  struct pollfd life = {life_fd, POLLIN, 0};
+  // Released when the supervisor closes our plan socket (EOF), or when the launcher dies.
+  struct pollfd fds[2] = {{kStatusFd, POLLIN, 0}, {life_fd, POLLIN, 0}};
   char byte;
   for (;;) {
-    int n = ::poll(&life, 1, -1);
+    int n = ::poll(fds, 2, -1);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || ::read(life_fd, &byte, 1) <= 0) break;
+    if (n < 0 || fds[1].revents) break;
+    if (fds[0].revents && ::read(kStatusFd, &byte, 1) <= 0) break;
   }
   ::kill(-1, SIGKILL);
   ::_exit(0);
@@ -230,7 +232,7 @@ void run_init(Plan& plan, int life_fd) {
   }
   // The sandbox is complete. The command arrives now (at once for a plain run, later for a
   // sandbox built ahead of time); an EOF means the supervisor discarded it unused.
-  if (!read_command(kStatusFd, &plan)) ::_exit(kSetupFailedExit);
+  if (!read_command(kStatusFd, &plan, life_fd)) ::_exit(kSetupFailedExit);
   TRACE_STEP("command received");
 
   pid_t child = ::fork();

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <poll.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -17,10 +18,22 @@ constexpr uint32_t kMaxRecord = 64u << 20;  // one record (e.g. an env value) ma
 class PlanReader {
  public:
   explicit PlanReader(int fd) : fd_(fd) {}
+  /** While waiting for data, also watch `fd` (init's life pipe): it hanging up means give up. */
+  void watch(int fd) { watch_fd_ = fd; }
   bool read_exact(void* buf, size_t len) {
     auto* out = static_cast<char*>(buf);
     while (len > 0) {
       if (pos_ == end_) {
+        if (watch_fd_ >= 0) {
+          struct pollfd fds[2] = {{fd_, POLLIN, 0}, {watch_fd_, POLLIN, 0}};
+          int r = ::poll(fds, 2, -1);
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0) return false;
+          if (!(fds[0].revents & (POLLIN | POLLHUP)) && fds[1].revents) {
+            errno = EPIPE;  // the launcher is gone: this sandbox will never get its command
+            return false;
+          }
+        }
         ssize_t n = ::read(fd_, buf_, sizeof buf_);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
@@ -41,6 +54,7 @@ class PlanReader {
 
  private:
   int fd_;
+  int watch_fd_ = -1;
   char buf_[64 * 1024];
   size_t pos_ = 0;
   size_t end_ = 0;
@@ -114,7 +128,8 @@ bool next_record(int fd, uint32_t* tag, std::string* payload) {
 
 }  // namespace
 
-bool read_command(int fd, Plan* plan) {
+bool read_command(int fd, Plan* plan, int life_fd) {
+  reader_for(fd)->watch(life_fd);
   for (;;) {
     uint32_t tag;
     std::string payload;

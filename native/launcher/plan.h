@@ -79,8 +79,9 @@ bool read_plan(int fd, Plan* plan);
 
 /**
  * Reads the command part (ARG, ENV, CWD … END). Returns false without a record on EOF (the
- * supervisor discarded a sandbox it had built ahead), or with a SETUP record on malformed input.
+ * supervisor discarded a sandbox it had built ahead) or when `life_fd` (the launcher's life pipe)
+ * hangs up first, or with a SETUP record on malformed input.
  */
-bool read_command(int fd, Plan* plan);
+bool read_command(int fd, Plan* plan, int life_fd);
 
 }  // namespace cordon

@@ -54,6 +54,8 @@ interface Launch {
   readonly state: RecordState;
   readonly exited: Promise<BackendExit>;
   readonly net?: NetSupervisor;
+  /** The command part was sent (before that, the launch is a sandbox built ahead, idle). */
+  commandSent: boolean;
   /** Marks a kill as ours (timeout, abort, output cap, kill()) and sends it. */
   kill(sig: NodeJS.Signals): void;
 }
@@ -135,6 +137,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     state,
     exited,
     net,
+    commandSent: false,
     kill(sig) {
       if (child.exitCode === null && child.signalCode === null) {
         killed ||= sig === 'SIGKILL';
@@ -185,7 +188,7 @@ class SpareSlot {
     let l = this.spare;
     this.spare = undefined;
     if (l && (!usable(l) || this.spareFingerprint !== pathsFingerprint(this.policy))) {
-      l.kill('SIGKILL');
+      void gone(l);
       l = undefined;
     }
     if (!l) return this.make();
@@ -218,13 +221,24 @@ class SpareSlot {
   }
 }
 
-/** Kills a launch (if still running) and resolves when its process has exited and its pipes closed. */
+/**
+ * Ends a launch and resolves when its process has exited and its pipes closed. A sandbox that never
+ * got a command is ended by closing its plan socket: init reads EOF and exits, and every process is
+ * reaped by its own parent (a SIGKILLed launcher would leave its init to be reaped by the host's
+ * pid 1). SIGKILL is the fallback, and the way to end a running command.
+ */
 function gone(l: Launch): Promise<void> {
   setRef(l, true); // whoever awaits this must not see Node exit first
-  l.kill('SIGKILL');
+  let fallback: NodeJS.Timeout | undefined;
+  if (l.commandSent) {
+    l.kill('SIGKILL');
+  } else {
+    l.status.end();
+    fallback = setTimeout(() => l.kill('SIGKILL'), 2000);
+  }
   return l.exited.then(
-    () => undefined,
-    () => undefined,
+    () => clearTimeout(fallback),
+    () => clearTimeout(fallback),
   );
 }
 
@@ -232,6 +246,7 @@ function gone(l: Launch): Promise<void> {
 function run(l: Launch, request: StartRequest): RunningCommand {
   const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
   l.status.write(encodeCommand(request.argv, env, request.cwd));
+  l.commandSent = true;
   return {
     stdin: l.child.stdin,
     stdout: l.child.stdout,
@@ -263,6 +278,8 @@ function keeperReady(keeper: Launch): Promise<SetupRole & { kind: 'join' }> {
 export function createLinuxBackend(): PlatformBackend {
   // One sandbox built ahead per prepared policy: the next command only sends its argv to it.
   const slots = new Map<LinuxPrepared, SpareSlot>();
+  // A released policy never gets a slot again (a command that began under it just launches).
+  const released = new WeakSet<LinuxPrepared>();
   const perCommandNet = (p: LinuxPrepared, request: StartRequest) =>
     p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network, request.audit) : undefined;
   return {
@@ -279,11 +296,12 @@ export function createLinuxBackend(): PlatformBackend {
     release(prepared: PreparedPolicy): Promise<void> {
       const slot = slots.get(prepared as LinuxPrepared);
       slots.delete(prepared as LinuxPrepared);
+      released.add(prepared as LinuxPrepared);
       return slot ? slot.close() : Promise.resolve();
     },
     start(prepared: PreparedPolicy, request: StartRequest): RunningCommand {
       const p = prepared as LinuxPrepared;
-      if (!p.prespawn) return run(launch(p.plan, perCommandNet(p, request)), request);
+      if (!p.prespawn || released.has(p)) return run(launch(p.plan, perCommandNet(p, request)), request);
       let slot = slots.get(p);
       if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, undefined), p.policy)));
       const l = slot.take();
