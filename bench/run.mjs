@@ -63,6 +63,38 @@ try {
     md.push('## 1. System calls: plain, the 1-instruction floor, inside cordon\n', r.markdown, '');
   }
 
+  if (want('syscalls')) {
+    // The same binary, unfiltered by itself, run inside a real sandbox (every layer on: namespaces,
+    // mount tree, Landlock, cordon's seccomp filter) against the host's plain and 1-insn floor.
+    const ws = path.join(work, 'sysws');
+    mkdirSync(ws);
+    const bin = path.join(ws, 'syscalls');
+    spawnSync('cc', ['-O2', '-o', bin, path.join(root, 'bench', 'syscalls.c')]);
+    const target = path.join(ws, 'target-file');
+    writeFileSync(target, 'x'.repeat(4096));
+    const pin = which('taskset') ? ['taskset', '-c', '1'] : [];
+    const sb = await Sandbox.create({ workspace: ws, prespawn: false });
+    const parse = (out) => Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([op, ns]) => [op, Number(ns)]));
+    const samples = { plain: [], floor: [], inside: [] };
+    for (let rep = 0; rep < (quick ? 3 : 7); rep++) {
+      samples.plain.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'plain', target], { encoding: 'utf8' }).stdout));
+      samples.floor.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'floor', target], { encoding: 'utf8' }).stdout));
+      const r = await sb.exec([...pin, bin, 'plain', target]);
+      if (r.exitCode !== 0) throw new Error(`syscall bench inside the sandbox failed: ${r.stderr}`);
+      samples.inside.push(parse(r.stdout.toString()));
+    }
+    await sb.close();
+    const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const rows = Object.keys(samples.plain[0]).map((op) => {
+      const [pl, fl, ins] = ['plain', 'floor', 'inside'].map((m) => med(samples[m].map((x) => x[op])));
+      return { op, plain: pl, floor: fl, inside: ins, vsPlain: ins / pl, vsFloor: ins / fl };
+    });
+    results.sections.syscallsInside = rows;
+    md.push('### 1b. The same syscalls inside a full cordon sandbox (namespaces, mounts, Landlock, seccomp)\n',
+      '| operation | plain ns | floor ns | inside cordon ns | inside / plain | inside / floor |', '|---|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.op} | ${r.plain.toFixed(1)} | ${r.floor.toFixed(1)} | ${r.inside.toFixed(1)} | ${r.vsPlain.toFixed(3)} | ${r.vsFloor.toFixed(3)} |`), '');
+  }
+
   if (want('launch')) {
     const ws = path.join(work, 'ws');
     mkdirSync(ws);

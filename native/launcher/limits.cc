@@ -31,17 +31,6 @@ constexpr uint32_t kTagRlimit = 42;
 constexpr uint32_t kTagCounter = 43;
 constexpr const char kPrefix[] = "cordon-";
 
-std::vector<std::string> split_nul(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    size_t nul = s.find('\0', pos);
-    out.push_back(s.substr(pos, nul == std::string::npos ? std::string::npos : nul - pos));
-    if (nul == std::string::npos) return out;
-    pos = nul + 1;
-  }
-}
-
 bool bad(const char* what) {
   errno = EINVAL;
   return fail("limits", "plan", what);

@@ -75,17 +75,6 @@ struct Config {
   std::vector<Capture> captures;
 };
 
-std::vector<std::string> split_nul(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    size_t nul = s.find('\0', pos);
-    out.push_back(s.substr(pos, nul == std::string::npos ? std::string::npos : nul - pos));
-    if (nul == std::string::npos) return out;
-    pos = nul + 1;
-  }
-}
-
 bool parse_num(const std::string& s, long max, long* out) {
   if (s.empty() || s.size() > 10) return false;
   char* end = nullptr;

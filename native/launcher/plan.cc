@@ -10,6 +10,20 @@
 #include "report.h"
 
 namespace cordon {
+
+std::vector<std::string> split_nul(const std::string& s, size_t max) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (out.size() + 1 < max) {
+    size_t z = s.find('\0', start);
+    if (z == std::string::npos) break;
+    out.emplace_back(s, start, z - start);
+    start = z + 1;
+  }
+  out.emplace_back(s, start);
+  return out;
+}
+
 namespace {
 
 constexpr uint32_t kMaxRecord = 64u << 20;  // one record (e.g. an env value) may not exceed 64 MiB
@@ -60,19 +74,6 @@ class PlanReader {
   size_t end_ = 0;
 };
 
-// Splits "a\0b\0c" into up to `max` fields.
-std::vector<std::string> split_nul(const std::string& s, size_t max) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (out.size() + 1 < max) {
-    size_t z = s.find('\0', start);
-    if (z == std::string::npos) break;
-    out.emplace_back(s, start, z - start);
-    start = z + 1;
-  }
-  out.emplace_back(s, start);
-  return out;
-}
 
 bool parse_u64(const std::string& s, uint64_t* out) {
   if (s.empty()) return false;

@@ -7,6 +7,7 @@
 // command later. Strings are raw bytes; list-valued records repeat. src/linux/wire.ts is the
 // encoder; keep the tag numbers in sync with it.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -73,6 +74,9 @@ struct Plan {
   /** Limit records (tags 40..59), in order, for limits.cc. */
   std::vector<std::pair<uint32_t, std::string>> limits;
 };
+
+/** Splits a record payload "a\0b\0c" into its NUL-separated fields (at most `max`; the last keeps the rest). */
+std::vector<std::string> split_nul(const std::string& s, size_t max = SIZE_MAX);
 
 /** Reads and decodes the setup part from `fd`. On failure reports a SETUP record and returns false. */
 bool read_plan(int fd, Plan* plan);

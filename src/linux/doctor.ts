@@ -39,7 +39,7 @@ export function linuxCapabilities(probe: LinuxProbe | undefined): Capabilities {
       available: probe.landlockAbi > 0,
       detail:
         probe.landlockAbi > 0
-          ? `ABI ${probe.landlockAbi} (cordon uses up to ${LANDLOCK_ABI_USED}: write rights, truncate, device ioctls, IPC scoping)`
+          ? `ABI ${probe.landlockAbi} (cordon uses up to ${LANDLOCK_ABI_USED}: write, create, remove and rename rights; IPC scoping)`
           : `unavailable (${errnoName(probe.landlockErrno)}); enable CONFIG_SECURITY_LANDLOCK and lsm=landlock,…`,
       required: true,
     },
