@@ -196,20 +196,26 @@ class SpareSlot {
     return l;
   }
 
-  /** Builds the next one ahead, once the current command is over (so they do not compete). */
+  /**
+   * Builds the next one ahead, once the current command is over (so they do not compete) and after
+   * its caller has had the result: spawning is ~1 ms of synchronous work in Node, so it waits for
+   * the next turn of the event loop rather than running in a callback ahead of the caller's.
+   */
   refillAfter(done: Promise<unknown>): void {
-    void done.finally(() => {
-      if (this.closed || this.spare) return;
-      try {
-        this.spareFingerprint = pathsFingerprint(this.policy);
-        this.spare = this.make();
-        setRef(this.spare, false);
-      } catch {
-        // Building ahead is an optimisation: if it cannot start (e.g. the launcher is being
-        // rebuilt), the next command launches normally and reports the problem itself.
-        this.spare = undefined;
-      }
-    });
+    void done.finally(() => setImmediate(() => this.refill()));
+  }
+
+  private refill(): void {
+    if (this.closed || this.spare) return;
+    try {
+      this.spareFingerprint = pathsFingerprint(this.policy);
+      this.spare = this.make();
+      setRef(this.spare, false);
+    } catch {
+      // Building ahead is an optimisation: if it cannot start (e.g. the launcher is being
+      // rebuilt), the next command launches normally and reports the problem itself.
+      this.spare = undefined;
+    }
   }
 
   /** Discards the spare; resolves once its process and pipes are gone. */
