@@ -23,6 +23,8 @@ interface CachedDir {
   entries: readonly DirEntry[];
   /** Per glob set: the entries that match, and the subdirectories to descend into. */
   results: Map<string, { hits: readonly string[]; descend: readonly string[] }>;
+  /** The directory had changed just before it was read: the listing may miss a same-tick change. */
+  recent: boolean;
 }
 
 export interface GlobScanStats {
@@ -71,7 +73,7 @@ export class GlobIndex {
       this.dirs.delete(dir);
       return undefined;
     }
-    if (cached && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached;
+    if (cached && !cached.recent && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached;
     this.dirty.delete(dir);
     this.stats.reread++;
     let entries: DirEntry[];
@@ -81,7 +83,11 @@ export class GlobIndex {
       entries = [];
     }
     // The stat before readdir: a change in between shows up as a newer mtime next time.
-    const fresh: CachedDir = { mtime: st.mtimeNs, ino: st.ino, entries, results: new Map() };
+    // Timestamps advance in timer ticks (~4 ms): an entry created in the same tick as this read would
+    // leave the mtime unchanged. A listing of a directory changed within the last 100 ms is therefore
+    // read again next time rather than trusted.
+    const recent = BigInt(Date.now()) * 1_000_000n - st.mtimeNs < 100_000_000n;
+    const fresh: CachedDir = { mtime: st.mtimeNs, ino: st.ino, entries, results: new Map(), recent };
     this.dirs.set(dir, fresh);
     return fresh;
   }
