@@ -140,6 +140,9 @@ test('deny globs stay current per command without rescanning unchanged directori
   const tree = path.join(d.root, 'tree');
   for (let i = 0; i < 50; i++) mkdirSync(path.join(tree, `d${i}`, 'sub'), { recursive: true });
   writeFileSync(path.join(tree, 'd7', 'sub', '.env'), 'x');
+  // A directory changed in the last 100 ms is re-read rather than trusted (timestamps tick coarsely):
+  // let the tree age past that first.
+  await new Promise((resolve) => setTimeout(resolve, 150));
   const index = new GlobIndex();
   assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd7', 'sub', '.env')]);
   assert.equal(index.stats.reread, 101);
@@ -148,6 +151,8 @@ test('deny globs stay current per command without rescanning unchanged directori
   writeFileSync(path.join(tree, 'd30', '.env'), 'x');
   assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd30', '.env'), path.join(tree, 'd7', 'sub', '.env')]);
   assert.equal(index.stats.reread, 1, 'only the changed directory is re-read');
+  index.match([tree], [`${tree}/**/.env`]);
+  assert.equal(index.stats.reread, 1, 'a directory changed moments ago is read again, not trusted');
 
   // The compiled policy: refreshGlobDenies returns the same object when nothing changed.
   const policy = compilePolicy(loadProfile('workspace'), { workspace: d.ws, home: d.home });
