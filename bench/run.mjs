@@ -103,10 +103,15 @@ try {
     add('node child_process.spawn `true` (no sandbox)', await timeIt(N, () => spawnWait('/bin/true', [])));
     const cold = await Sandbox.create({ workspace: ws, prespawn: false });
     add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])));
+    await cold.close();
     const warm = await Sandbox.create({ workspace: ws, prespawn: true });
     add('cordon exec, pre-built sandbox, 10 ms between commands', await timeIt(N, () => warm.exec(['/bin/true']), { gapMs: 10 }), 'each command still gets fresh namespaces, built while the agent thinks');
     add('cordon exec, pre-built sandbox, back to back', await timeIt(N, () => warm.exec(['/bin/true'])), 'the next sandbox is still being built when the command arrives');
-    warm.close();
+    const session = await warm.session();
+    add('cordon warm session (sandbox built once), 10 ms between commands', await timeIt(N, () => session.exec(['/bin/true']), { gapMs: 10 }), 'own pid namespace, stdio, exit status per command');
+    add('cordon warm session, back to back', await timeIt(N, () => session.exec(['/bin/true'])), '');
+    await session.close();
+    await warm.close();
     const bwrap = which('bwrap');
     const bwrapArgs = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--ro-bind', '/etc', '/etc', '--bind', ws, ws, '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
     if (bwrap) {
@@ -179,6 +184,32 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+// Targets of issue 4 (and 3), judged from this run's numbers.
+if (!only) {
+  const sec = results.sections;
+  const rows = [];
+  const row = (what, target, measured, met) => rows.push(`| ${what} | ${target} | ${measured} | ${met ? 'met' : '**missed**'} |`);
+  const inside = Object.fromEntries((sec.syscallsInside ?? []).map((r) => [r.op, r]));
+  if (inside.getpid) row('cached syscalls (getpid, 1-byte read) vs the 1-insn floor', '≤ 1.02×', `${inside.getpid.vsFloor.toFixed(3)}× / ${inside.read1.vsFloor.toFixed(3)}×`, Math.max(inside.getpid.vsFloor, inside.read1.vsFloor) <= 1.02);
+  if (inside.openat_close) row('openat+close / stat vs plain, every layer on', '≤ 1.05×', `${inside.openat_close.vsPlain.toFixed(3)}× / ${inside.stat.vsPlain.toFixed(3)}×`, Math.max(inside.openat_close.vsPlain, inside.stat.vsPlain) <= 1.05);
+  const launch = Object.fromEntries((sec.launch ?? []).map((r) => [r.name, r]));
+  const cold = launch['cordon exec, cold (namespaces built per command)'];
+  const prebuilt = launch['cordon exec, pre-built sandbox, 10 ms between commands'];
+  const warm = launch['cordon warm session (sandbox built once), 10 ms between commands'];
+  if (cold) row('`true` through exec, cold', '≤ 3 ms', `${ms(cold.median)} ms (pre-built, the default: ${ms(prebuilt.median)} ms)`, cold.median <= 3);
+  if (warm) row('`true` in a warm session', '≤ 1.5 ms', `${ms(warm.median)} ms`, warm.median <= 1.5);
+  for (const w of sec.workload ?? []) row(`workload: ${w.name}`, '≤ 1.05× plain', `${w.ratio.toFixed(3)}×`, w.ratio <= 1.05);
+  const big = (sec.scale ?? []).at(-1);
+  if (big) row(`profile with ${big.rules} rules: compile + launch`, '≤ 5 ms (1,000 rules)', `${ms(big.compile.median + big.launch.median)} ms`, big.compile.median + big.launch.median <= 5);
+  md.push('## Targets\n', '| what | target | this run | |', '|---|---|---|---|', ...rows, '',
+    'Why the misses (see also docs/benchmarks.md history in git):',
+    '- *openat with every layer on*: the seccomp floor alone costs ~4 % on openat+close; a Landlock ruleset that handles any write-side right adds a rule walk to every open (~150 ns, measured by switching it off). cordon keeps that second, in-kernel wall around writes on purpose; it no longer handles TRUNCATE/IOCTL_DEV, which cost ~300 ns more per open for nothing the mounts do not already give. stat is at the floor.',
+    '- *cold launch*: Node\'s own spawn (~1 ms), unshare with a new network namespace (~0.5 ms), ~80 mount operations (~0.9 ms), Landlock + seccomp (~0.25 ms) and the command\'s fork/exec. cordon is on par with bubblewrap, which does less. By default a Sandbox builds the next command\'s sandbox while the agent is idle, so exec only sends argv (the "pre-built" row); a session shares one sandbox.',
+    '- *tiny workloads* (git status, cc of one file) include that per-command launch; longer ones converge on plain. The `node -e 0` plain run inherits the benchmark\'s npm environment, which makes Node start slower than in the sandbox\'s scrubbed one.',
+    '- *1,000+ rules*: compiling is once per Sandbox (not per command) and costs ~30 ms for 2,000 rules; the per-command launch grows with the number of *existing* masked files (each one is a mount).',
+    '- *network throughput* (section 5): every allowed connection is relayed through the supervisor (a second loopback connection); on 2 cores the relay caps it near half of a direct loopback stream. Setup time meets its target.', '');
 }
 
 const m = results.machine;
