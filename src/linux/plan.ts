@@ -41,6 +41,9 @@ export interface LinuxPlan {
   warnings: string[];
 }
 
+/** The process limit applied when a profile sets none and it can be enforced for free (see planLinux). */
+export const DEFAULT_PIDS = 4096;
+
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
 
@@ -186,7 +189,14 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
     for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));
   }
   const sites = detectCgroups();
-  const limits = encodeLimits(w, policy.limits, limitSupport(probe.uid, probe.kernel, sites), sites);
+  const support = limitSupport(probe.uid, probe.kernel, sites);
+  // A profile without a process limit still gets one where it costs nothing: RLIMIT_NPROC, which
+  // the kernel counts per user namespace (so per sandbox) for callers other than root. A fork bomb
+  // then stops at DEFAULT_PIDS instead of filling the host's process table. (Root callers would
+  // need a cgroup per command for that; they set limits.pids when they want one.)
+  const pidsByDefault = policy.limits.pids === undefined && support.pids.mechanism === 'rlimit';
+  const limitsPolicy = pidsByDefault ? { ...policy.limits, pids: DEFAULT_PIDS } : policy.limits;
+  const limits = encodeLimits(w, limitsPolicy, support, sites);
   return {
     namespaces,
     mounts,

@@ -148,6 +148,17 @@ describe('process lifecycle', () => {
     assert.deepEqual(await waitGone(marker), []);
   });
 
+  it('a process limit applies by default where it is free (callers other than root)', async (t) => {
+    if (process.getuid?.() === 0) {
+      t.skip('root: RLIMIT_NPROC does not apply to uid 0 and a default cgroup per command would cost every command; set limits.pids');
+      return;
+    }
+    const hostLimit = spawnSync('bash', ['-c', 'ulimit -u'], { encoding: 'utf8' }).stdout.trim();
+    assert.notEqual(hostLimit, '4097', 'control: the host limit is something else');
+    const r = await sb.exec(['bash', '-c', 'ulimit -u']);
+    assert.equal(r.stdout.toString().trim(), '4097');
+  });
+
   it('signals sent with kill() reach the command', async () => {
     const p = sb.spawn(['sh', '-c', 'trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 0.05; done']);
     await new Promise<void>((resolve) => p.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
