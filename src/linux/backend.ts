@@ -3,7 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'n
 import { lstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
-import { CordonError, errnoName } from '../errors.js';
+import { CordonError } from '../errors.js';
 import { launcherPath } from '../paths.js';
 import type { Policy } from '../policy/policy.js';
 import type {
@@ -16,6 +16,7 @@ import type {
   RunningCommand,
   StartRequest,
 } from '../platform/backend.js';
+import { describeSetupError } from '../platform/backend.js';
 import { proxyEnv } from '../net/plan.js';
 import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
@@ -368,9 +369,4 @@ function toBackendExit(state: RecordState, code: number | null, signal: NodeJS.S
     }
   }
   return exit;
-}
-
-/** "mount: move_mount failed with EPERM (…)" for a setup failure. */
-export function describeSetupError(e: NonNullable<BackendExit['setupError']>): string {
-  return `${e.step}: ${e.syscall} failed with ${errnoName(e.errno)}${e.detail ? ` (${e.detail})` : ''}`;
 }

@@ -1,6 +1,7 @@
 // cordon – the interface every platform backend (linux/, windows/) implements behind `Sandbox`.
 import type { Readable, Writable } from 'node:stream';
 
+import { errnoName } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { LimitKind, Violation } from '../sandbox/result.js';
 
@@ -84,4 +85,9 @@ export interface PlatformBackend {
   /** Builds the sandbox once and returns a session whose commands run inside it. */
   openSession?(prepared: PreparedPolicy): Promise<BackendSession>;
   start(prepared: PreparedPolicy, request: StartRequest): RunningCommand;
+}
+
+/** "mount: move_mount failed with EPERM (/usr)" — one readable line for a setup failure. */
+export function describeSetupError(e: NonNullable<BackendExit['setupError']>): string {
+  return `${e.step}: ${e.syscall} failed with ${errnoName(e.errno)}${e.detail ? ` (${e.detail})` : ''}`;
 }

@@ -7,7 +7,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 
 import { CordonError, errnoName } from '../errors.js';
 import { createAuditLogger, type AuditLogger, type AuditOption } from '../log/audit.js';
-import type { PlatformBackend, PreparedPolicy, BackendExit, RunningCommand, StartRequest } from '../platform/backend.js';
+import { describeSetupError, type PlatformBackend, type PreparedPolicy, type BackendExit, type RunningCommand, type StartRequest } from '../platform/backend.js';
 import { selectBackend } from '../platform/select.js';
 import type { WindowsOptions } from '../windows/plan.js';
 import type { Policy } from '../policy/policy.js';
@@ -324,7 +324,7 @@ export class Sandbox extends EventEmitter {
           const e = exit.setupError;
           audit(log, 'error', { event: 'exec.setup_failed', ...e, durationMs }, 'sandbox setup failed');
           logEnd({ exitCode: exit.exitCode, signal: null, limit, setupFailed: true });
-          throw new CordonError('SETUP_FAILED', `sandbox setup failed at ${e.step}: ${e.syscall}: ${e.detail || ''} (errno ${e.errno})`.replace(': :', ':'), {
+          throw new CordonError('SETUP_FAILED', `sandbox setup failed at ${describeSetupError(e)}`, {
             step: e.step,
             syscall: e.syscall,
             errno: e.errno,
