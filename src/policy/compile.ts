@@ -17,6 +17,7 @@ import {
   SYSTEM_READ,
   SYSTEM_SECRETS,
   TREE_SECRET_GLOBS,
+  TREE_SECRET_PRUNE,
 } from './defaults.js';
 import { GlobIndex } from './globscan.js';
 import { parseNetRule } from './netrules.js';
@@ -88,7 +89,7 @@ export function matchGlobs(roots: readonly string[], globs: readonly string[], l
 interface GlobPlan {
   /** Deny entries that are not glob hits. */
   literal: readonly string[];
-  scans: ReadonlyArray<{ roots: readonly string[]; glob: string; origin: RuleOrigin }>;
+  scans: ReadonlyArray<{ roots: readonly string[]; glob: string; origin: RuleOrigin; prune?: readonly string[] }>;
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
 }
@@ -99,11 +100,11 @@ function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
   // One walk per set of roots, with all of its globs; each hit is then attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
   for (const s of plan.scans) {
-    const key = s.roots.join('\u0000');
+    const key = [...s.roots, '\u0001', ...(s.prune ?? [])].join('\u0000');
     groups.set(key, [...(groups.get(key) ?? []), s]);
   }
   for (const scans of groups.values()) {
-    const found = plan.index.match(scans[0]!.roots, scans.map((s) => s.glob));
+    const found = plan.index.match(scans[0]!.roots, scans.map((s) => s.glob), scans[0]!.prune);
     for (const hit of found) {
       if (plan.allowSecrets.has(hit) || hits.has(hit)) continue;
       const by = scans.find((s) => plan.index.matches(s.glob, hit)) ?? scans[0]!;
@@ -231,7 +232,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   // Deny: literal paths (and their real targets), globs, and the built-in secrets.
   const allowSecrets = new Set(expandAll(fs.allowSecrets, 'filesystem.allowSecrets').map(([, p]) => p));
   const deny = new Set<string>();
-  const denyGlobs: Array<{ glob: string; origin: RuleOrigin }> = [];
+  // prune: directory names the walk does not enter (built-in dotenv globs only; a profile's own globs are exact).
+  const denyGlobs: Array<{ glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
   const addDeny = (p: string, o: RuleOrigin) => {
     if (GLOB_CHARS.test(p)) {
       denyGlobs.push({ glob: p, origin: o });
@@ -253,19 +255,19 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
   // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
   const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
-  for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g) });
+  for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g), prune: TREE_SECRET_PRUNE });
   if ([...read, ...write].some((r) => isUnder(home, r))) {
     for (const g of HOME_SECRET_GLOBS) if (!allowSecrets.has(path.join(home, g))) denyGlobs.push({ glob: path.join(home, g), origin: builtin('dotenv files in the home (HOME_SECRET_GLOBS)', g) });
   }
-  const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin }> = [];
-  for (const { glob, origin: o } of denyGlobs) {
+  const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
+  for (const { glob, origin: o, prune } of denyGlobs) {
     // Globs with a literal directory prefix are matched only below it, and only where it is visible.
     const segs = glob.split('/');
     const base = segs.findIndex((seg) => GLOB_CHARS.test(seg));
     const prefix = segs.slice(0, base).join('/') || '/';
     const roots = [...read, ...write].filter((r) => isUnder(prefix, r) || isUnder(r, prefix));
     if (roots.length === 0) continue;
-    scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o });
+    scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o, prune });
   }
   const plan: GlobPlan = { literal: [...deny], scans, allowSecrets, index: options.globIndex ?? new GlobIndex() };
   const hits = globHits(plan);

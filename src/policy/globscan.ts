@@ -94,11 +94,13 @@ export class GlobIndex {
 
   /**
    * Paths under `roots` matching any of `globs` (absolute minimatch patterns, dotfiles included).
-   * Symlinks are not followed; a matching directory is returned and not descended into.
+   * Symlinks are not followed; a matching directory is returned and not descended into; directories
+   * named in `prune` are not entered.
    */
-  match(roots: readonly string[], globs: readonly string[]): string[] {
+  match(roots: readonly string[], globs: readonly string[], prune: readonly string[] = []): string[] {
     const matchers = globs.map((g) => this.matcher(g));
-    const key = globs.join('\u0000');
+    const pruned = new Set(prune);
+    const key = [...globs, '\u0001', ...prune].join('\u0000');
     const out: string[] = [];
     let seen = 0;
     this.stats.dirs = 0;
@@ -123,7 +125,7 @@ export class GlobIndex {
           if (matchers.some((m) => m.match(p))) hits.push(p);
           // Descend only where a pattern could still match below (partial match): a depth-bounded
           // glob such as ~/*/*/.env never walks the whole tree; `**` patterns walk everything.
-          else if (e.isDir && matchers.some((m) => m.match(p, true))) descend.push(p);
+          else if (e.isDir && !pruned.has(e.name) && matchers.some((m) => m.match(p, true))) descend.push(p);
         }
         result = { hits, descend };
         cached.results.set(key, result);

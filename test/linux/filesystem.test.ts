@@ -1,6 +1,6 @@
 // cordon tests – filesystem enforcement in a real sandbox: allow, deny, protected, masked, links, host unchanged.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, symlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -72,6 +72,20 @@ describe('filesystem', () => {
       assert.equal(host(['cat', file]).stdout, 'API_KEY=SECRET\n', 'control');
       const r = await sb.exec(['cat', file]);
       assert.doesNotMatch(r.stdout.toString(), /SECRET/, rel);
+    }
+  });
+
+  it('a profile\'s own deny glob reaches everywhere, node_modules and .git included (control: readable on the host)', async () => {
+    const file = path.join(w.ws, 'node_modules', 'pkg', 'token.txt');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, 'TOKEN\n');
+    assert.equal(host(['cat', file]).stdout, 'TOKEN\n', 'control');
+    const own = await w.sandbox({ deny: ['${workspace}/**/token.txt'] });
+    try {
+      const r = await own.exec(['cat', file]);
+      assert.doesNotMatch(r.stdout.toString(), /TOKEN/);
+    } finally {
+      await own.close();
     }
   });
 
