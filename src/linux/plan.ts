@@ -120,8 +120,16 @@ export function mountOps(policy: Policy): MountOp[] {
     }
   }
   // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
+  // Inside a writable tree, every directory between the tree and a mask is pinned too: a command
+  // can then rename neither a masked file nor anything above it (EBUSY), so a concurrent command
+  // of the same Sandbox cannot move a secret out from under the mask another is about to place.
   for (const d of fs.deny) {
-    if (visible(d) && !under(d, deny, true)) binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
+    if (!visible(d) || under(d, deny, true)) continue;
+    binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
+    for (let dir = path.dirname(d); under(dir, writes, true) && !pinned.has(dir); dir = path.dirname(dir)) {
+      pinned.add(dir);
+      binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
+    }
   }
   const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, pin: 3, 'remount-ro': 4, mask: 5 };
   const depths = new Map(binds.map((b) => [b, depth(b.dst)]));

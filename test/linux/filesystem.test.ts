@@ -89,6 +89,20 @@ describe('filesystem', () => {
     }
   });
 
+  it('a masked file and the directories above it cannot be moved from inside (control: they can on the host)', async () => {
+    const r = await sb.exec(['sh', '-c', 'mv sub sub2; echo dir=$?; mv sub/.env.local sub/x; echo file=$?; ls']);
+    const out = r.stdout.toString();
+    assert.match(out, /dir=[1-9]/, out);
+    assert.match(out, /file=[1-9]/, out);
+    assert.match(out, /^sub$/m);
+    const w2 = makeWorld();
+    try {
+      assert.equal(host(['mv', path.join(w2.ws, 'sub'), path.join(w2.ws, 'sub2')]).status, 0, 'control');
+    } finally {
+      w2.cleanup();
+    }
+  });
+
   it('/etc/shadow is masked (the host file is not empty)', async () => {
     const r = await sb.exec(['sh', '-c', 'cat /etc/shadow; stat -c %s /etc/shadow']);
     assert.doesNotMatch(r.stdout.toString(), /root:/);
