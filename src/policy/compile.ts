@@ -20,6 +20,7 @@ import {
   TREE_SECRET_PRUNE,
 } from './defaults.js';
 import { GlobIndex } from './globscan.js';
+import { findSockets } from './sockets.js';
 import { parseNetRule } from './netrules.js';
 import type { NetRule, Policy, RuleOrigin, SecretRef } from './policy.js';
 import { parseSize } from './sizes.js';
@@ -253,6 +254,10 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     if (!allowSecrets.has(p)) addDeny(p, builtin('home credentials (HOME_SECRETS)', `~/${rel}`));
   }
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
+  // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask them.
+  if ([...read, ...write].some((r) => isUnder(home, r))) {
+    for (const sock of findSockets(home).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
+  }
   // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
   const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
   for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g), prune: TREE_SECRET_PRUNE });

@@ -1,6 +1,7 @@
 // cordon tests – filesystem enforcement in a real sandbox: allow, deny, protected, masked, links, host unchanged.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -100,6 +101,34 @@ describe('filesystem', () => {
       assert.equal(host(['mv', path.join(w2.ws, 'sub'), path.join(w2.ws, 'sub2')]).status, 0, 'control');
     } finally {
       w2.cleanup();
+    }
+  });
+
+  it('unix sockets listening in the home cannot be connected to (control: they can on the host)', async () => {
+    const dir = path.join(w.home, '.local', 'agent');
+    mkdirSync(dir, { recursive: true });
+    const sockPath = path.join(dir, 'agent.sock');
+    const server = net.createServer((c) => c.end('secret-agent\n'));
+    await new Promise<void>((resolve) => server.listen(sockPath, resolve));
+    try {
+      const control = await new Promise<string>((resolve, reject) => {
+        const c = net.connect(sockPath);
+        let got = '';
+        c.on('data', (d) => (got += d));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+      assert.equal(control, 'secret-agent\n', 'control: the socket answers on the host');
+      const fresh = await w.sandbox(); // sockets are looked for when the policy is compiled
+      try {
+        const r = await fresh.exec(['python3', '-c', `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(sockPath)}); print(s.recv(64))`]);
+        assert.notEqual(r.exitCode, 0, r.stdout.toString());
+        assert.doesNotMatch(r.stdout.toString(), /secret-agent/);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      server.close();
     }
   });
 
