@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { CordonError, type Sandbox } from '../../dist/index.js';
-import { host, isRoot, makeWorld, type World } from './fixture.js';
+import { host, isRoot, makeWorld, withWorld, type World } from './fixture.js';
 
 describe('filesystem', () => {
   let w: World;
@@ -96,12 +96,9 @@ describe('filesystem', () => {
     assert.match(out, /dir=[1-9]/, out);
     assert.match(out, /file=[1-9]/, out);
     assert.match(out, /^sub$/m);
-    const w2 = makeWorld();
-    try {
+    await withWorld(async (w2) => {
       assert.equal(host(['mv', path.join(w2.ws, 'sub'), path.join(w2.ws, 'sub2')]).status, 0, 'control');
-    } finally {
-      w2.cleanup();
-    }
+    });
   });
 
   it('unix sockets listening in the home cannot be connected to (control: they can on the host)', async () => {
@@ -186,16 +183,13 @@ describe('filesystem', () => {
   });
 
   it('a protected path that is a symlink refuses to run', async () => {
-    const w2 = makeWorld();
-    try {
+    await withWorld(async (w2) => {
       // Replace .git/config with a link pointing out of the workspace.
       const cfg = path.join(w2.ws, '.git', 'config');
       rmSync(cfg);
       symlinkSync(path.join(w2.home, '.bashrc'), cfg);
       await assert.rejects(w2.sandbox(), (e: unknown) => e instanceof CordonError && /symlink/.test(e.message));
-    } finally {
-      w2.cleanup();
-    }
+    });
   });
 
   it('.git cannot be renamed or removed to shed its protection (control: it can on the host)', async () => {
@@ -204,12 +198,9 @@ describe('filesystem', () => {
     assert.match(out, /mv=[1-9]/, out);
     assert.match(out, /\n\.git\n/, 'the .git directory is still there');
     assert.equal(readFileSync(path.join(w.ws, '.git', 'hooks', 'pre-commit'), 'utf8'), '#!/bin/sh\nexit 0\n');
-    const w2 = makeWorld();
-    try {
+    await withWorld(async (w2) => {
       assert.equal(host(['mv', path.join(w2.ws, '.git'), path.join(w2.ws, '.git-old')]).status, 0, 'control');
-    } finally {
-      w2.cleanup();
-    }
+    });
   });
 
   it('git indirection files (.git/commondir) are reported when created and read-only afterwards', async () => {
@@ -222,8 +213,7 @@ describe('filesystem', () => {
   });
 
   it('a protected path created by a command is reported, and read-only for the next command', async () => {
-    const w2 = makeWorld();
-    try {
+    await withWorld(async (w2) => {
       rmSync(path.join(w2.ws, '.git'), { recursive: true });
       const sb2 = await w2.sandbox();
       const init = await sb2.exec(['git', 'init', '-q']);
@@ -234,9 +224,7 @@ describe('filesystem', () => {
       assert.match(r.stdout.toString(), /EROFS/);
       assert.equal(host([w2.attack, 'write', path.join(w2.ws, '.git', 'hooks', 'control')]).status, 0, 'control');
       sb2.close();
-    } finally {
-      w2.cleanup();
-    }
+    });
   });
 
   it('the host mount table is unchanged by a run', async () => {

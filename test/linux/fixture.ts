@@ -69,6 +69,16 @@ export function makeWorld(): World {
   };
 }
 
+/** Runs `fn` with a throwaway world (e.g. for a host-side control that must not touch the shared one). */
+export async function withWorld<T>(fn: (w: World) => T | Promise<T>): Promise<T> {
+  const w = makeWorld();
+  try {
+    return await fn(w);
+  } finally {
+    w.cleanup();
+  }
+}
+
 /** Runs argv on the host (the positive control). */
 export function host(argv: string[], options: { cwd?: string; input?: string } = {}): SpawnSyncReturns<string> {
   return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', cwd: options.cwd, input: options.input, timeout: 20_000 });
