@@ -17,6 +17,7 @@
             "native/launcher/init.cc",
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
+            "native/launcher/direct_connect.cc",
             "native/launcher/limits.cc"
           ],
           "ldflags!": ["-pthread", "-rdynamic"],

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "direct_connect.h"
 #include "kernel_abi.h"
 #include "landlock.h"
 #include "limits.h"
@@ -108,6 +109,7 @@ void answer_notification(const Plan& plan, int listener) {
   abi::SeccompNotif req;
   std::memset(&req, 0, sizeof req);
   if (::ioctl(listener, abi::kSeccompIoctlNotifRecv, &req) != 0) return;  // ENOENT: caller died
+  if (handle_connect(listener, req)) return;  // allowlist networking: supervised, not a violation
   char line[128];
   std::snprintf(line, sizeof line, "VIOLATION syscall %d %u %u\n", req.data.nr, req.data.arch, req.pid);
   report_line(line);
@@ -251,9 +253,10 @@ void run_init(Plan& plan, int life_fd) {
   std::snprintf(started, sizeof started, "STARTED %d\n", child);
   report_line(started);
 
-  struct pollfd fds[3] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}};
+  // With allowlist networking the supervisor answers supervised connects on the status fd.
+  struct pollfd fds[4] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}, {network_supervised() ? kStatusFd : -1, POLLIN, 0}};
   for (;;) {
-    int n = ::poll(fds, 3, -1);
+    int n = ::poll(fds, 4, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       ::kill(-1, SIGKILL);
@@ -262,6 +265,10 @@ void run_init(Plan& plan, int life_fd) {
     if (fds[2].revents) {  // the launcher is gone: nothing may outlive it
       ::kill(-1, SIGKILL);
       ::_exit(137);
+    }
+    if (fds[3].revents && !read_supervisor_replies(listener)) {
+      supervisor_gone(listener);
+      fds[3].fd = -1;
     }
     if (fds[1].revents & POLLIN) answer_notification(plan, listener);
     if (fds[0].revents & POLLIN) {

@@ -41,6 +41,12 @@ function requireLauncher(): string {
   return p;
 }
 
+/** The fd behind a libuv pipe (spawn stdio), for native calls on it; -1 if there is none. */
+function fdOfStream(stream: unknown): number {
+  const fd = (stream as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
 function requireProbe(): LinuxProbe {
   requireLauncher();
   const probe = probeLinux();
@@ -72,6 +78,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
   }
   const unguard = guardLauncherCgroups(plan.limits.cgroupParents, child.pid);
   const status = child.stdio[3] as unknown as Readable & Writable;
+  net?.attach(fdOfStream(status));
   const state: RecordState = { violations: [] };
   let pending = '';
   let onExitRecord = () => {};

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 
@@ -34,6 +34,9 @@ after(async () => {
   closeSandboxes();
   for (const s of [api, other, ip3, ip4, web]) await s.close();
 });
+
+/** A denied TCP connect fails at connect(): pid 1 answers the supervised syscall with ECONNREFUSED. */
+const REFUSED = /^err:ECONNREFUSED$/;
 
 const hosts = () => ({ 'api.test': ['127.0.0.1'], 'a.svc.test': ['127.0.0.1'], 'bad.svc.test': ['127.0.0.1'], 'svc.test': ['127.0.0.1'] });
 
@@ -97,14 +100,59 @@ for kind in ['connect', 'forward', 'socks']:
   });
 });
 
+describe('the direct path (no relay)', () => {
+  it('an allowed connect gets the host\'s own connected socket: the server sees the sandbox socket\'s port; blocking mode and close-on-exec are the caller\'s; an IPv4-mapped address falls back to the relay, still policed', async () => {
+    // The server answers with the port it sees the client on: equal to the client's own local port
+    // only when no relay stands in between (control: on the relay path, IPv4-mapped, they differ).
+    const srv = net.createServer((c) => {
+      c.on('error', () => {});
+      c.end(`${c.remotePort}\n`);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const sb = await netSandbox({ allow: [`direct.test:${port}`], allowPrivate: true, hosts: { 'direct.test': ['127.0.0.1'] } });
+      const r = await py(
+        sb,
+        `import fcntl, os, select
+s = socket.create_connection(('direct.test', ${port}), timeout=5)
+print(s.recv(100).decode().strip() == str(s.getsockname()[1]))
+s = socket.socket(); s.setblocking(False)
+print(s.connect_ex((socket.gethostbyname('direct.test'), ${port})) in (0, errno.EINPROGRESS))
+select.select([s], [], [], 5)
+print(s.recv(100).decode().strip() == str(s.getsockname()[1]), s.getblocking(), os.get_inheritable(s.fileno()))
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+s.connect(('direct.test', ${port}))
+print(s.getblocking(), os.get_inheritable(s.fileno()))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect((socket.gethostbyname('direct.test'), ${port}))
+print(u.getsockname()[0])
+m = socket.socket(socket.AF_INET6)
+m.connect(('::ffff:' + socket.gethostbyname('direct.test'), ${port}))
+print(m.recv(100).decode().strip() == str(m.getsockname()[1]))
+print(tcp('::ffff:' + socket.gethostbyname('direct.test'), ${port} + 1 if ${port} < 65535 else 1))`,
+      );
+      assert.equal(r.lines[0], 'True', `blocking client: same port on both ends\n${r.stderr}`);
+      assert.equal(r.lines[1], 'True', 'a non-blocking connect succeeds or is in progress');
+      assert.equal(r.lines[2], 'True False False', 'non-blocking client: same port; still non-blocking; not inheritable');
+      assert.equal(r.lines[3], 'True False', 'a blocking socket stays blocking');
+      assert.equal(r.lines[4], '127.0.0.1', 'UDP is not swapped: the socket stays in the sandbox\'s own netns');
+      assert.equal(r.lines[5], 'False', 'IPv4-mapped on an IPv6 socket: relayed (the ports differ), and it works');
+      assert.match(r.lines[6] ?? '', /^err:ECONNRESET$|^ok:$/, 'a denied port on the relay path is reset');
+    } finally {
+      srv.close();
+    }
+  });
+});
+
 describe('refused: hosts, ports, IPs, local services, UDP, raw sockets', () => {
-  it('a denied host gets NXDOMAIN, a denied port of an allowed host is reset; both are violations (controls: the allowed host and port work)', async () => {
+  it('a denied host gets NXDOMAIN, a denied port of an allowed host is refused; both are violations (controls: the allowed host and port work)', async () => {
     const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { ...hosts(), 'evil.test': ['127.0.0.1'] } });
     const otherBefore = other.accepted;
     const r = await py(sb, `print(tcp('api.test', ${api.port}))\nprint(tcp('evil.test', ${api.port}))\nprint(tcp('api.test', ${other.port}))`);
     assert.equal(r.lines[0], 'ok:hello api', r.stderr);
     assert.equal(r.lines[1], 'gai:-2', 'evil.test: EAI_NONAME'); // NXDOMAIN
-    assert.match(r.lines[2] ?? '', /^(err:ECONNRESET|ok:)$/, 'the denied port is reset before any byte');
+    assert.match(r.lines[2] ?? '', REFUSED, 'the denied port is refused at connect()');
     assert.equal(other.accepted, otherBefore, 'nothing reached the server on the denied port');
     assert.equal(await hostConnect('127.0.0.1', other.port), 'ok:hello other', 'control: the port is open outside the sandbox');
     assert.ok(r.violations.some((v) => v.what === 'evil.test' && /NXDOMAIN/.test(v.detail)), JSON.stringify(r.violations));
@@ -119,7 +167,7 @@ describe('refused: hosts, ports, IPs, local services, UDP, raw sockets', () => {
     assert.equal(r.lines[0], 'ok:hello ip3', r.stderr);
     assert.equal(r.lines[1], 'err:ECONNREFUSED', 'another loopback IP is the sandbox\'s own, empty loopback');
     assert.equal(r.lines[2], 'err:ECONNREFUSED', 'the host\'s loopback service is not reachable');
-    assert.match(r.lines[3] ?? '', /^(err:ECONNRESET|ok:)$/, 'another port of the allowed IP is refused');
+    assert.match(r.lines[3] ?? '', REFUSED, 'another port of the allowed IP is refused');
     assert.equal(ip4.accepted, before4);
     assert.equal(api.accepted, beforeApi);
     assert.equal(await hostConnect('127.0.0.4', ip4.port), 'ok:hello ip4');
@@ -138,7 +186,7 @@ describe('refused: hosts, ports, IPs, local services, UDP, raw sockets', () => {
       const sb = await netSandbox({ allow: [`[::1]:${v6.port}`] });
       const r = await py(sb, `print(tcp('::1', ${v6.port}))\nprint(tcp('::1', ${v6.port === 65535 ? 1 : v6.port + 1}))`);
       assert.equal(r.lines[0], 'ok:hello v6', r.stderr);
-      assert.match(r.lines[1] ?? '', /^(err:ECONNRESET|ok:)$/);
+      assert.match(r.lines[1] ?? '', REFUSED);
       assert.ok(r.violations.some((v) => v.what.startsWith('[::1]:') && /not allowed/.test(v.detail)), JSON.stringify(r.violations));
     } finally {
       await v6.close();
@@ -195,7 +243,7 @@ describe('rule semantics', () => {
     const ipDeny = await netSandbox({ allow: [`127.0.0.0/24:${ip3.port},${ip4.port}`], deny: ['127.0.0.4'] });
     const r2 = await py(ipDeny, `print(tcp('127.0.0.3', ${ip3.port}))\nprint(tcp('127.0.0.4', ${ip4.port}))`);
     assert.equal(r2.lines[0], 'ok:hello ip3', r2.stderr);
-    assert.match(r2.lines[1] ?? '', /^(err:ECONNRESET|ok:)$/);
+    assert.match(r2.lines[1] ?? '', REFUSED);
     assert.ok(r2.violations.some((v) => v.what === `127.0.0.4:${ip4.port}` && /denied by rule/.test(v.detail)));
   });
 });
@@ -262,8 +310,8 @@ print('fast' if time.time() - t0 < 5 else 'slow')
     const guarded = await netSandbox({ allow: [`rebind.test:${api.port}`, 'meta.test:80'], hosts: h });
     const before = api.accepted;
     const r = await py(guarded, `print(tcp('rebind.test', ${api.port}))\nprint(tcp('meta.test', 80))`);
-    assert.match(r.lines[0] ?? '', /^(err:ECONNRESET|ok:)$/, r.stderr);
-    assert.match(r.lines[1] ?? '', /^(err:ECONNRESET|ok:)$/);
+    assert.match(r.lines[0] ?? '', REFUSED, r.stderr);
+    assert.match(r.lines[1] ?? '', REFUSED);
     assert.equal(api.accepted, before, 'the loopback service was never connected to');
     assert.ok(r.violations.some((v) => v.what === `rebind.test:${api.port}` && /127\.0\.0\.1, a loopback address.*SSRF/.test(v.detail)), JSON.stringify(r.violations));
     assert.ok(r.violations.some((v) => v.what === 'meta.test:80' && /169\.254\.169\.254, a link-local/.test(v.detail)));
@@ -274,7 +322,7 @@ print('fast' if time.time() - t0 < 5 else 'slow')
     const s = await py(star, `print(via_proxy('connect', '127.0.0.1', ${api.port}))\nprint(via_proxy('socks', '169.254.169.254', 80))\nprint(tcp('10.9.8.7', 80))`);
     assert.match(s.lines[0] ?? '', /^403:cordon: .*127\.0\.0\.1, a loopback address/, s.stderr);
     assert.equal(s.lines[1], 'socks:2');
-    assert.match(s.lines[2] ?? '', /^(err:ECONNRESET|ok:)$/);
+    assert.match(s.lines[2] ?? '', REFUSED);
     assert.equal(api.accepted, before, 'the loopback service was never connected to');
     const open = await netSandbox({ allow: [`rebind.test:${api.port}`], allowPrivate: true, hosts: h });
     const r2 = await py(open, `print(tcp('rebind.test', ${api.port}))`);
