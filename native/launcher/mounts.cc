@@ -264,7 +264,8 @@ bool apply(const MountOp& op) {
     case MountKind::kBindDev: return bind(op, abi::kMountAttrNosuid | abi::kMountAttrNoexec);
     case MountKind::kTmpfs: return mount_fs(op, "tmpfs", op.opt, kRw);
     case MountKind::kProc:
-      return mount_fs(op, "proc", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
+      // Read-only: a write to any /proc file (sysctl, sysrq-trigger, /proc/self/mem …) fails with EROFS.
+      return mount_fs(op, "proc", op.opt, abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec);
     case MountKind::kDevpts: return mount_fs(op, "devpts", op.opt, abi::kMountAttrNosuid | abi::kMountAttrNoexec);
     case MountKind::kMask: return mask(op);
     case MountKind::kRemountRo: return rebind(op, true);

@@ -1,13 +1,15 @@
 // cordon – Landlock access masks per ABI and the rules that mirror the write side of the mount plan.
 //
-// Reads are bounded by the mount namespace (a path not bound in is simply absent), so the ruleset
-// handles only the rights that change the filesystem: a second, in-kernel wall around writes,
-// creation, removal and renames. Costs measured on the target (bench 1b, docs/benchmarks.md): a
-// ruleset handling READ_FILE adds ~680 ns to every open(); one handling only write-side rights
-// adds ~150 ns (a rule walk at open); TRUNCATE and IOCTL_DEV add ~300 ns more, because they are
-// computed for every open file. Those two are left unhandled: O_TRUNC needs WRITE_FILE (handled),
-// truncate(2) outside writable trees meets a read-only mount, and /dev holds a fixed, minimal set.
-// Scoping (abstract unix sockets, signals) costs nothing measurable.
+// What Landlock enforces is chosen by cost (issue 4; measured on the target, 6.18, ext4):
+//   * scoping of abstract unix sockets and signals (ABI 6+): nothing else gives it in host network
+//     mode or against processes outside the sandbox; costs nothing measurable. Always on.
+//   * filesystem rights: a ruleset handling ANY of them — even one write-side right such as
+//     WRITE_FILE, on a read-only open — adds ~150 ns to every open() of most files (~7 % of an
+//     open+close); handling READ_FILE adds ~680 ns; TRUNCATE/IOCTL_DEV ~300 ns more. The mount tree
+//     already enforces the whole file policy (reads: absent unless bound in; writes: read-only binds
+//     everywhere but the writable trees, a read-only /proc, masks), so on ABI 6+ the ruleset handles
+//     no filesystem right. On ABI 1-5, where there is nothing to scope, the layer mirrors the write
+//     side of the plan instead (these rules), so it still enforces something real.
 
 export const FS = {
   EXECUTE: 1n << 0n,

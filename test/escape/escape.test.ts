@@ -181,12 +181,12 @@ describe('red-team regressions', () => {
     assert.ok(r.violations.some((v) => v.what === 'personality'), JSON.stringify(r.violations));
   });
 
-  it('/proc writes are refused by Landlock: oom_score_adj, init\'s memory (control: allowed on the host)', async () => {
+  it('/proc writes are refused (read-only /proc): oom_score_adj, init\'s memory, own memory (control: allowed on the host)', async () => {
     assert.match(onHost(['proc-write', '/proc/self/oom_score_adj']).stdout, /: ok/, 'control');
     assert.match(onHost(['proc-mem-rw', '/proc/self/mem']).stdout, /: ok/, 'control');
-    assert.match(out(await run(['proc-write', '/proc/self/oom_score_adj'])), /proc-write: EACCES/);
-    assert.match(out(await run(['proc-mem-rw', '/proc/1/mem'])), /proc-mem-rw: EACCES/);
-    assert.match(out(await run(['proc-mem-rw', '/proc/self/mem'])), /proc-mem-rw: EACCES/);
+    assert.match(out(await run(['proc-write', '/proc/self/oom_score_adj'])), /proc-write: EROFS/);
+    assert.match(out(await run(['proc-mem-rw', '/proc/1/mem'])), /proc-mem-rw: EROFS/);
+    assert.match(out(await run(['proc-mem-rw', '/proc/self/mem'])), /proc-mem-rw: EROFS/);
   });
 
   it('abstract unix sockets of the host are unreachable (control: reachable on the host)', async () => {
