@@ -18,7 +18,9 @@
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
             "native/launcher/direct_connect.cc",
-            "native/launcher/limits.cc"
+            "native/launcher/limits.cc",
+            "native/launcher/server.cc",
+            "native/launcher/fd_passing.cc"
           ],
           "ldflags!": ["-pthread", "-rdynamic"],
           "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra",
@@ -32,7 +34,7 @@
       "target_name": "cordon_net",
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/addon/net.cc"],
+          "sources": ["native/addon/net.cc", "native/addon/fds.cc"],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
           "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fstack-protector-strong"],

@@ -19,22 +19,29 @@ export function fdCount() {
   return readdirSync('/proc/self/fd').length;
 }
 
-/** Processes whose parent is this process: [{pid, state, comm}] (state Z = zombie). */
+/**
+ * Processes this process started, directly or through its launch server: [{pid, state, comm}]
+ * (state Z = zombie). The launch server itself (one per Node process, resident by design:
+ * src/linux/launch-server.ts) is not a leftover; the launchers it forks are, if any remain.
+ */
 export function childProcesses() {
-  const out = [];
+  const procs = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat;
     try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      procs.push({ pid: Number(name), ppid: Number(ppid), state, comm: stat.slice(stat.indexOf('(') + 1, close), server: cmdline.split('\0').includes('--server') });
     } catch {
-      continue; // exited meanwhile
+      // exited meanwhile
     }
-    const close = stat.lastIndexOf(')');
-    const [state, ppid] = stat.slice(close + 2).split(' ');
-    if (Number(ppid) === process.pid) out.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
   }
-  return out;
+  const servers = new Set(procs.filter((p) => p.ppid === process.pid && p.server && p.state !== 'Z').map((p) => p.pid));
+  return procs
+    .filter((p) => (p.ppid === process.pid && !servers.has(p.pid)) || servers.has(p.ppid))
+    .map(({ pid, state, comm }) => ({ pid, state, comm }));
 }
 
 /** The mount table as this process sees it, without mount ids (stable across reads). */

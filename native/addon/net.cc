@@ -1,4 +1,5 @@
-// cordon – the network supervisor's native helpers (Linux): what Node cannot do on its own.
+// cordon – the native addon (Linux): what Node cannot do on its own. The network supervisor's
+// helpers are here; the launch server's fd plumbing is in fds.cc.
 //   socketpair()          → [ours, theirs]  AF_UNIX SOCK_SEQPACKET, both close-on-exec (spawn's
 //                                            stdio dup2 clears the flag on the launcher's copy)
 //   receiveFds(fd)        → {names, fds} | null   one SCM_RIGHTS message, non-blocking; the fds
@@ -15,6 +16,8 @@
 //   close(fd)
 // Errors are thrown as Error objects with `code` (errno name) and `errno`.
 #include <napi.h>
+
+#include "errors.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -42,12 +45,7 @@
 
 namespace {
 
-Napi::Value ThrowErrno(Napi::Env env, const char* what, int err) {
-  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + std::strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+using cordon_addon::ThrowErrno;
 
 bool FdArg(const Napi::CallbackInfo& info, int* fd) {
   if (info.Length() < 1 || !info[0].IsNumber()) {
@@ -371,7 +369,14 @@ Napi::Value SendConnected(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), n == static_cast<ssize_t>(sizeof reply));
 }
 
+}  // namespace
+
+void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterFdHelpers(env, exports);
   exports.Set("sendConnected", Napi::Function::New(env, SendConnected));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));

@@ -36,6 +36,7 @@
 #include <cstring>
 #include <map>
 
+#include "fd_passing.h"
 #include "network.h"
 #include "report.h"
 
@@ -185,24 +186,13 @@ bool handle_connect(int listener, const abi::SeccompNotif& req) {
 
 bool read_supervisor_replies(int listener) {
   Reply reply;
-  iovec iov = {&reply, sizeof reply};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr mh;
-  std::memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = ::recvmsg(kStatusFd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-  if (n <= 0) return false;
   int fd = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  }
+  unsigned nfds = 0;
+  ssize_t n = recv_with_fds(kStatusFd, &reply, sizeof reply, &fd, 1, &nfds);
+  if (nfds == 0) fd = -1;
+  if (n == 0) return false;
   // Anything else on this stream is a protocol error: stop trusting it.
-  if (n != sizeof reply || reply.magic != kReplyMagic || (mh.msg_flags & MSG_CTRUNC)) {
+  if (n != sizeof reply || reply.magic != kReplyMagic) {
     if (fd >= 0) ::close(fd);
     return false;
   }

@@ -88,9 +88,18 @@ void sweep_stale(const std::string& parent) {
 
 }  // namespace
 
+namespace {
+pid_t g_caller = 0;
+}  // namespace
+
+void set_caller_pid(pid_t pid) { g_caller = pid; }
+
 bool Cgroups::create(const Plan& plan) {
   char self[48];
-  std::snprintf(self, sizeof self, "%s%d-%d", kPrefix, static_cast<int>(::getpid()), static_cast<int>(::getppid()));
+  // Named after us and the Node process that asked for us (limits.ts cgroupLeaf), so a sweep can
+  // tell a dead pair's leftovers from a live one's.
+  pid_t caller = g_caller ? g_caller : ::getppid();
+  std::snprintf(self, sizeof self, "%s%d-%d", kPrefix, static_cast<int>(::getpid()), static_cast<int>(caller));
   auto find = [this](const std::string& name) -> Group* {
     for (auto& g : groups_)
       if (g.name == name) return &g;

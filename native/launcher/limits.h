@@ -17,6 +17,10 @@
 
 namespace cordon {
 
+/** The Node process this launcher serves when that is not its parent (a launch server's fork). */
+void set_caller_pid(pid_t pid);
+
+
 /** The cgroups of one launch. Lives in the launcher (outside every namespace). */
 class Cgroups {
  public:

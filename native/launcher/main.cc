@@ -4,6 +4,7 @@
 // status records out (report.h). We are single-threaded on purpose: unshare(CLONE_NEWUSER) and
 // per-thread seccomp/Landlock state are only sound in a process that owns its only thread.
 // Process tree:  node → launcher (this; waits, forwards signals) → init (pid 1) → command.
+// With the launch server (server.h): node → server → launcher (a fork per command) → init → command.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include "plan.h"
 #include "probe.h"
 #include "report.h"
+#include "server.h"
 
 namespace {
 
@@ -93,6 +95,7 @@ int launch() {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "--probe") == 0) return cordon::run_probe();
+  if (argc == 2 && std::strcmp(argv[1], "--server") == 0) return cordon::run_server(launch);
   if (argc != 1) {
     static const char kUsage[] = "cordon-launcher: internal helper of cordon; run commands with `cordon run`\n";
     ssize_t ignored = ::write(2, kUsage, sizeof kUsage - 1);

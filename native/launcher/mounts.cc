@@ -320,15 +320,25 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   g_own_devs[g_own_dev_count++] = st.st_dev;
   g_newroot_fd = open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY);
   if (g_newroot_fd < 0) return fail("mount", "openat2", "/newroot");
+  TRACE_STEP("mount: scratch root and pivot");
 
+#ifdef CORDON_TRACE
+  MountKind last = ops.empty() ? MountKind::kDir : ops.front().kind;
+#endif
   for (const MountOp& op : ops) {
     if (keeper && is_proc_protection(op)) continue;
+#ifdef CORDON_TRACE
+    if (op.kind != last) TRACE_STEP(("mount: ops before " + op.dst).c_str());
+    last = op.kind;
+#endif
     if (!apply(op)) return false;
   }
+  TRACE_STEP("mount: all ops");
 
   ::close(g_newroot_fd);
   // Detach the host tree, then make /newroot the root and drop the scratch tmpfs with it.
   if (::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");
+  TRACE_STEP("mount: host tree detached");
   if (::chdir("/newroot") != 0) return fail("mount", "chdir", "/newroot");
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail("mount", "pivot_root", "newroot");
   if (::umount2(".", MNT_DETACH) != 0) return fail("mount", "umount2", "scratch");

@@ -23,6 +23,7 @@ import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } f
 import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
+import { launchServer } from './launch-server.js';
 import { guardLauncherCgroups, limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
@@ -67,16 +68,35 @@ interface Launch {
   kill(sig: NodeJS.Signals): void;
 }
 
-/** Spawns the launcher and sends the setup part of the plan; the command follows later. */
+/** A launcher with pipes for stdio and a status socket on fd 3 (+ extras): forked by the launch server, else spawned. */
+function forkLauncher(extraFds: number[]): ChildProcessWithoutNullStreams {
+  const launcher = requireLauncher();
+  const server = launchServer(launcher);
+  if (server) {
+    try {
+      return server.launch(extraFds) as unknown as ChildProcessWithoutNullStreams;
+    } catch {
+      // the server died between launches: spawn this one; the next launch starts a new server
+    }
+  }
+  const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...extraFds];
+  return spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams;
+}
+
+/** Starts a launcher and sends the setup part of the plan; the command follows later. */
 function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
   let child: ChildProcessWithoutNullStreams;
   try {
-    const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...(net ? [net.childFd] : [])];
-    child = spawn(requireLauncher(), [], { stdio, env: {} }) as ChildProcessWithoutNullStreams;
+    child = forkLauncher(net ? [net.childFd] : []);
   } finally {
     net?.spawned();
   }
-  const unguard = guardLauncherCgroups(plan.limits.cgroupParents, child.pid);
+  let unguard = () => {};
+  const guard = () => {
+    unguard = guardLauncherCgroups(plan.limits.cgroupParents, child.pid);
+  };
+  if (child.pid !== undefined) guard();
+  else child.once('spawn', guard);
   const status = child.stdio[3] as unknown as Readable & Writable;
   net?.attach(fdOfStream(status));
   const state: RecordState = { violations: [] };

@@ -19,6 +19,10 @@ export interface NetAddon {
   /** Answers a supervised connect on the launcher's status socket; false if it could not be sent. */
   sendConnected(fd: number, request: number, error: number, socketFd: number): boolean;
   close(fd: number): void;
+  /** The launch server's fd plumbing (fds.cc). */
+  pipe(): [number, number];
+  streamPair(): [number, number];
+  sendFds(fd: number, payload: Buffer, fds: readonly number[]): boolean;
 }
 
 let addon: NetAddon | undefined;

@@ -1,0 +1,80 @@
+// cordon – fd plumbing for the launch server (src/linux/launch-server.ts), part of the native addon:
+//   pipe()                    → [read, write]   pipe2(O_CLOEXEC)
+//   streamPair()              → [ours, theirs]  AF_UNIX SOCK_STREAM socketpair, both close-on-exec
+//   sendFds(fd, payload, fds) → bool            one sendmsg with SCM_RIGHTS (non-blocking); false
+//                                               if it would block or the peer is gone
+#include <napi.h>
+
+#include "errors.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+using cordon_addon::ThrowErrno;
+
+Napi::Value Pair(Napi::Env env, const int (&fds)[2]) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  return out;
+}
+
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ThrowErrno(info.Env(), "pipe2", errno);
+  return Pair(info.Env(), fds);
+}
+
+Napi::Value StreamPair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return ThrowErrno(info.Env(), "socketpair", errno);
+  return Pair(info.Env(), fds);
+}
+
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsArray()) {
+    Napi::TypeError::New(env, "sendFds(fd, payload, fds)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto payload = info[1].As<Napi::Buffer<char>>();
+  auto list = info[2].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < list.Length() && i < 8; ++i) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  iovec iov = {payload.Data(), payload.Length()};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())), 0);
+  msghdr mh;
+  std::memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (!fds.empty()) {
+    mh.msg_control = control.data();
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(env, false);
+  if (n < 0) return ThrowErrno(env, "sendmsg", errno);
+  return Napi::Boolean::New(env, static_cast<size_t>(n) == payload.Length());
+}
+
+}  // namespace
+
+void RegisterFdHelpers(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("streamPair", Napi::Function::New(env, StreamPair));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds));
+}

@@ -1,0 +1,15 @@
+// cordon – receiving fixed-size messages with attached fds (SCM_RIGHTS) on a unix stream socket.
+#pragma once
+#include <sys/types.h>
+
+namespace cordon {
+
+/**
+ * Reads exactly `len` bytes from `sock` (MSG_WAITALL) and up to `max_fds` fds sent with them, which
+ * arrive close-on-exec. Returns the bytes read (0 on EOF, -1 on error); fds beyond `max_fds` or a
+ * truncated control message make it return -1 after closing what came. `*nfds` counts the fds in
+ * `fds`, which the caller owns even when the result is short.
+ */
+ssize_t recv_with_fds(int sock, void* buf, size_t len, int* fds, unsigned max_fds, unsigned* nfds);
+
+}  // namespace cordon
