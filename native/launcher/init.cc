@@ -90,6 +90,7 @@ int setup_signals(sigset_t* old_mask) {
   envp.push_back(nullptr);
   if (!apply_rlimits(plan)) ::_exit(kSetupFailedExit);
   environ = envp.data();  // execvp searches the command's PATH, not ours
+  TRACE_STEP("exec");
   ::execvp(argv[0], argv.data());
   int err = errno;
   char line[4200];
@@ -126,6 +127,7 @@ void answer_notification(const Plan& plan, int listener) {
   ::kill(-1, SIGKILL);
   while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
+  TRACE_STEP("all reaped");
   // The command's own CPU time: tells a RLIMIT_CPU kill (SIGKILL at the hard limit) from others.
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "CPUTIME %lld\n",

@@ -34,18 +34,15 @@ bool fail(const char* step, const char* syscall_name, const char* detail) {
 }
 
 #ifdef CORDON_TRACE
-// CLOCK_MONOTONIC in µs (the clock of Node's process.hrtime), so launcher, init and supervisor
-// timestamps line up. Goes to stderr: the launcher's until it drops stdio, then the command's.
+// A "TRACE <µs> <pid> <step>" record; the time is CLOCK_MONOTONIC (Node's process.hrtime clock),
+// so launcher, init and supervisor timestamps line up (backend.ts setLaunchTraceSink).
 void trace_step(const char* step) {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   char line[160];
-  int n = std::snprintf(line, sizeof line, "trace %lld %d %s\n", static_cast<long long>(ts.tv_sec) * 1000000LL + ts.tv_nsec / 1000,
-                        static_cast<int>(::getpid()), step);
-  if (n > 0) {
-    ssize_t ignored = ::write(2, line, static_cast<size_t>(n));
-    (void)ignored;
-  }
+  std::snprintf(line, sizeof line, "TRACE %lld %d %s\n", static_cast<long long>(ts.tv_sec) * 1000000LL + ts.tv_nsec / 1000,
+                static_cast<int>(::getpid()), step);
+  report_line(line);
 }
 #endif
 

@@ -26,8 +26,9 @@ void report_setup_failure(const char* step, const char* syscall_name, int err, c
 bool fail(const char* step, const char* syscall_name, const char* detail = "");
 
 /**
- * Step timing for launch-latency work: build with -DCORDON_TRACE and each TRACE_STEP prints
- * "<µs since launcher start> <step>" to stderr. Compiled out otherwise.
+ * Step timing for launch-latency work: build with -DCORDON_TRACE and each TRACE_STEP sends a
+ * "TRACE <µs, CLOCK_MONOTONIC> <pid> <step>" record (backend.ts setLaunchTraceSink). Compiled out
+ * otherwise.
  */
 #ifdef CORDON_TRACE
 void trace_step(const char* step);

@@ -68,6 +68,12 @@ interface Launch {
   kill(sig: NodeJS.Signals): void;
 }
 
+let traceSink: ((line: string) => void) | undefined;
+/** Receives TRACE records from a launcher built with -DCORDON_TRACE (latency work, bench/trace). */
+export function setLaunchTraceSink(sink: ((line: string) => void) | undefined): void {
+  traceSink = sink;
+}
+
 /** A launcher with pipes for stdio and a status socket on fd 3 (+ extras): forked by the launch server, else spawned. */
 function forkLauncher(extraFds: number[]): ChildProcessWithoutNullStreams {
   const launcher = requireLauncher();
@@ -110,6 +116,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
       if (net && line.startsWith('NET ')) net.onRecord(line);
+      else if (traceSink && line.startsWith('TRACE ')) traceSink(line);
       applyRecord(state, line);
       pending = pending.slice(nl + 1);
       if (state.exit) onExitRecord();

@@ -281,46 +281,30 @@ export interface PolicyOptions {
   network: NetworkMode;
   /**
    * The caller is root: files the sandbox creates in writable trees are owned by root on the host,
-   * so a setuid/setgid bit on one would give any host user root. Mode-setting calls are then
-   * argument-checked to refuse those bits. This makes open/openat uncacheable (~20 ns more per
-   * call), so it is on only for root callers; for others such a file is owned by the caller and
-   * nosuid-free binaries in their own workspace give nothing they do not already have.
+   * so a setuid/setgid bit on one with content would give any host user root. The chmod family is
+   * then argument-checked to refuse those bits (cold syscalls: nothing on the hot path loses the
+   * kernel's cache). Creating a file with the bits (open/openat/creat/mknod with mode 04755) is
+   * left to the kernel: the sandbox holds no CAP_FSETID, and every way to give a file content —
+   * write, truncate, fallocate, copy_file_range, sendfile, O_TMPFILE + link — clears both bits
+   * (should_remove_suid), so such a file stays empty and grants nothing. The real-sandbox test
+   * `setuid guard (root callers)` tries each of them and checks the host.
    */
   guardSetid?: boolean;
 }
 
 const S_ISUID_ISGID = 0o6000;
-const O_CREAT = 0o100;
-const O_TMPFILE_BIT = 0o20000000; // __O_TMPFILE (O_TMPFILE = __O_TMPFILE | O_DIRECTORY)
 
 /** Refuses a mode with setuid/setgid bits in argument `arg`. */
 function modeCheck(arg: number): ArgCheck {
   return { arg, cases: [{ op: 'set', value: S_ISUID_ISGID, then: 'deny' }], otherwise: 'allow' };
 }
 
-/** open/openat: the mode only counts when a file is created (O_CREAT or O_TMPFILE). */
-function createModeCheck(flagsArg: number, modeArg: number): ArgCheck {
-  return {
-    arg: flagsArg,
-    cases: [
-      { op: 'set', value: O_CREAT, then: modeCheck(modeArg) },
-      { op: 'set', value: O_TMPFILE_BIT, then: modeCheck(modeArg) },
-    ],
-    otherwise: 'allow',
-  };
-}
-
-const SETID_WHY = 'root caller: a setuid/setgid mode bit is refused (the file would be root-owned on the host)';
+const SETID_WHY = 'root caller: setting a setuid/setgid bit is refused (the file is root-owned on the host)';
 const SETID_RULES: Record<string, ArgCheck> = {
   chmod: modeCheck(1),
   fchmod: modeCheck(1),
   fchmodat: modeCheck(2),
   fchmodat2: modeCheck(2),
-  creat: modeCheck(1),
-  mknod: modeCheck(1),
-  mknodat: modeCheck(2),
-  open: createModeCheck(1, 2),
-  openat: createModeCheck(2, 3),
 };
 
 const SUPERVISED_CONNECT_WHY =
@@ -353,8 +337,6 @@ export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> 
   }
   if (options.guardSetid) {
     for (const [name, check] of Object.entries(SETID_RULES)) rules.set(syscallNumber(name), { action: { kind: 'args', check }, why: SETID_WHY });
-    // openat2 carries its mode in memory the filter cannot read; glibc's open() never uses it.
-    rules.set(syscallNumber('openat2'), { action: { kind: 'errno', errno: ENOSYS }, why: `${SETID_WHY}; openat2's mode is in memory, so it answers ENOSYS` });
   }
   return rules;
 }
