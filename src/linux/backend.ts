@@ -189,6 +189,7 @@ function setRef(l: Launch, on: boolean): void {
     if (on) h.ref?.();
     else h.unref?.();
   }
+  l.net?.setRef(on);
 }
 
 function usable(l: Launch): boolean {
@@ -285,6 +286,7 @@ function gone(l: Launch): Promise<void> {
 
 /** Sends the command to a launch and hands its streams out. */
 function run(l: Launch, request: StartRequest): RunningCommand {
+  l.net?.setAudit(request.audit);
   const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
   l.status.write(encodeCommand(request.argv, env, request.cwd));
   l.commandSent = true;
@@ -321,8 +323,9 @@ export function createLinuxBackend(): PlatformBackend {
   const slots = new Map<LinuxPrepared, SpareSlot>();
   // A released policy never gets a slot again (a command that began under it just launches).
   const released = new WeakSet<LinuxPrepared>();
-  const perCommandNet = (p: LinuxPrepared, request: StartRequest) =>
-    p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network, request.audit) : undefined;
+  // Allowlist networking: one supervisor per launch (so per command), wired at launch time; a
+  // sandbox built ahead gets its command's audit log when the command arrives (run()).
+  const perLaunchNet = (p: LinuxPrepared) => (p.policy.network.mode === 'allowlist' ? new NetSupervisor(p.policy.network) : undefined);
   return {
     name: 'linux',
     async probe(): Promise<Capabilities> {
@@ -330,8 +333,7 @@ export function createLinuxBackend(): PlatformBackend {
     },
     async prepare(policy: Policy, options: PrepareOptions = {}): Promise<LinuxPrepared> {
       const plan = planLinux(policy, requireProbe());
-      // A per-command network supervisor is wired at spawn time, so allowlist sandboxes are not built ahead.
-      const prespawn = (options.prespawn ?? false) && policy.network.mode !== 'allowlist';
+      const prespawn = options.prespawn ?? false;
       return { policy, warnings: plan.warnings, plan, prespawn };
     },
     release(prepared: PreparedPolicy): Promise<void> {
@@ -342,9 +344,9 @@ export function createLinuxBackend(): PlatformBackend {
     },
     start(prepared: PreparedPolicy, request: StartRequest): RunningCommand {
       const p = prepared as LinuxPrepared;
-      if (!p.prespawn || released.has(p)) return run(launch(p.plan, perCommandNet(p, request)), request);
+      if (!p.prespawn || released.has(p)) return run(launch(p.plan, perLaunchNet(p)), request);
       let slot = slots.get(p);
-      if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, undefined), p.policy)));
+      if (!slot) slots.set(p, (slot = new SpareSlot(() => launch(p.plan, perLaunchNet(p)), p.policy)));
       const l = slot.take();
       slot.refillAfter(l.exited);
       return run(l, request);

@@ -96,7 +96,10 @@ export class NetSupervisor {
   private statusFd = -1;
   private closed = false;
 
-  constructor(policy: NetworkPolicy, private readonly audit?: NetAudit) {
+  /** Whether the listeners keep Node alive: not while this is a sandbox built ahead, still idle. */
+  private referenced = true;
+
+  constructor(policy: NetworkPolicy, private audit?: NetAudit) {
     this.addon = loadNetAddon();
     this.engine = new RuleEngine(policy);
     const [ours, theirs] = this.addon.socketpair();
@@ -108,6 +111,20 @@ export class NetSupervisor {
       this.childFd = openSync('/dev/null', 'r');
     }
     active.add(this);
+  }
+
+  /** A sandbox built ahead gets its command (and the caller's audit log) later. */
+  setAudit(audit: NetAudit | undefined): void {
+    this.audit = audit;
+  }
+
+  /** Lets Node exit while this belongs to an idle sandbox built ahead (ref/unref of the listeners). */
+  setRef(on: boolean): void {
+    this.referenced = on;
+    for (const s of this.servers) {
+      if (on) s.ref();
+      else s.unref();
+    }
   }
 
   /** After spawn: the launcher has its copy of the channel. */
@@ -212,6 +229,7 @@ export class NetSupervisor {
         if (out) sock.send(out, rinfo.port, rinfo.address);
       });
       sock.bind({ fd });
+      if (!this.referenced) sock.unref();
       this.servers.push(sock);
       return;
     }
@@ -226,6 +244,7 @@ export class NetSupervisor {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, handler);
     server.on('error', onError);
     server.listen({ fd });
+    if (!this.referenced) server.unref();
     this.servers.push(server);
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
-import { bannerServer, closeSandboxes, netSandbox, PY, type TestServer } from './helpers.js';
+import { bannerServer, closeSandboxes, netSandbox, py, PY, type AuditCapture, type TestServer } from './helpers.js';
 
 let api: TestServer;
 before(async () => {
@@ -73,6 +73,23 @@ print(len(data) * 64, up.hexdigest())
   } finally {
     srv.close();
   }
+});
+
+it('sandboxes built ahead (the default) police like cold ones: each command gets its own decisions, violations and audit events (control: the allowed endpoint works in each)', async () => {
+  const audit: AuditCapture = { events: [] };
+  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } }, audit);
+  const body = `print(tcp('api.test', ${api.port}))\nprint(tcp('api.test', ${api.port === 65535 ? 1 : api.port + 1}))`;
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 100)); // the next sandbox is built meanwhile
+    const before = api.accepted;
+    const r = await py(sb, body);
+    assert.deepEqual(r.lines, ['ok:hello api', 'err:ECONNREFUSED'], r.stderr);
+    assert.equal(api.accepted, before + 1);
+    assert.equal(r.violations.filter((v) => v.kind === 'network').length, 1, `round ${round}: only this command's denial ${JSON.stringify(r.violations)}`);
+  }
+  const connects = audit.events.filter((e) => e.event === 'net.connect');
+  assert.equal(connects.filter((e) => e.verdict === 'allow').length, 3, JSON.stringify(connects));
+  assert.equal(connects.filter((e) => e.verdict === 'deny').length, 3);
 });
 
 it('supervisor gone mid-run: new connects and lookups fail at once (control: the same connect worked before)', async () => {
