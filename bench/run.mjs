@@ -102,7 +102,10 @@ try {
     const add = (name, s, note = '') => rows.push({ name, ...s, note });
     add('node child_process.spawn `true` (no sandbox)', await timeIt(N, () => spawnWait('/bin/true', [])));
     const cold = await Sandbox.create({ workspace: ws, prespawn: false });
-    add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])));
+    add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])), 'launchers forked by the launch server');
+    process.env.CORDON_LAUNCH_SERVER = '0';
+    add('cordon exec, cold, launcher spawned by Node (launch server off)', await timeIt(N, () => cold.exec(['/bin/true'])), 'child_process.spawn per command, as before the launch server');
+    delete process.env.CORDON_LAUNCH_SERVER;
     await cold.close();
     const warm = await Sandbox.create({ workspace: ws, prespawn: true });
     add('cordon exec, pre-built sandbox, 10 ms between commands', await timeIt(N, () => warm.exec(['/bin/true']), { gapMs: 10 }), 'each command still gets fresh namespaces, built while the agent thinks');
@@ -135,19 +138,39 @@ try {
     for (let i = 0; i < 300; i++) writeFileSync(path.join(ws, `f${i}.txt`), `file ${i}\n`);
     writeFileSync(path.join(ws, 'hello.c'), '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n');
     spawnSync('sh', ['-c', 'git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm init'], { cwd: ws });
-    const sb = await Sandbox.create({ workspace: ws, prespawn: true });
+    // A real project: a clone of this repository (its own history, sources, docs and tests).
+    const real = path.join(work, 'cordon-clone');
+    const cloned = spawnSync('git', ['clone', '-q', '--no-hardlinks', root, real]).status === 0;
     const n = quick ? 10 : 40;
     const rows = [];
-    for (const [name, argv] of [['git status', ['git', 'status', '--short']], ['cc hello.c', ['cc', '-O0', '-o', 'hello', 'hello.c']], ['node -e 0', [process.execPath, '-e', '0']], ['python3 -c pass', ['python3', '-c', 'pass']]]) {
+    const cases = [
+      ['git status (300-file repo)', ['git', 'status', '--short'], ws],
+      ...(cloned ? [['git status (a clone of cordon)', ['git', 'status', '--short'], real], ['git log -p -50 (a clone of cordon)', ['git', 'log', '-p', '-50'], real]] : []),
+      ['cc hello.c', ['cc', '-O0', '-o', 'hello', 'hello.c'], ws],
+      ['node -e 0', [process.execPath, '-e', '0'], ws],
+      ['python3 -c pass', ['python3', '-c', 'pass'], ws],
+    ];
+    for (const [name, argv, cwd] of cases) {
       if (!which(argv[0]) && !path.isAbsolute(argv[0])) continue;
-      const plain = await timeIt(n, () => spawnWait(argv[0], argv.slice(1), { cwd: ws }), { warmup: 3 });
-      const inside = await timeIt(n, () => sb.exec(argv).then((r) => { if (r.exitCode !== 0) throw new Error(`${name}: ${r.stderr}`); }), { warmup: 3, gapMs: 10 });
-      rows.push({ name, plain, inside, ratio: inside.median / plain.median });
+      // The plain run gets the same scrubbed environment the sandbox gives the command.
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), LANG: 'C.UTF-8' };
+      const plain = await timeIt(n, () => spawnWait(argv[0], argv.slice(1), { cwd, env }), { warmup: 3 });
+      const sb = await Sandbox.create({ workspace: cwd, prespawn: true });
+      const ok = (r) => {
+        if (r.exitCode !== 0) throw new Error(`${name}: ${r.stderr}`);
+      };
+      const inside = await timeIt(n, () => sb.exec(argv, { cwd }).then(ok), { warmup: 3, gapMs: 10 });
+      const session = await sb.session();
+      const inSession = await timeIt(n, () => session.exec(argv, { cwd }).then(ok), { warmup: 3, gapMs: 10 });
+      await session.close();
+      await sb.close();
+      rows.push({ name, plain, inside, session: inSession, ratio: inside.median / plain.median, sessionRatio: inSession.median / plain.median });
     }
-    sb.close();
     results.sections.workload = rows;
-    md.push('## 3. Real workloads, plain vs inside (pre-built sandbox, 10 ms between commands)\n', '| workload | plain median ms | cordon median ms | ratio |', '|---|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.name} | ${ms(r.plain.median)} | ${ms(r.inside.median)} | ${r.ratio.toFixed(3)} |`), '');
+    md.push('## 3. Real workloads, plain vs inside (10 ms between commands)\n',
+      'The plain run gets the same minimal environment as the sandboxed command (PATH, HOME, LANG).\n',
+      '| workload | plain median ms | cordon exec (pre-built) ms | ratio | cordon session ms | ratio |', '|---|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.name} | ${ms(r.plain.median)} | ${ms(r.inside.median)} | ${r.ratio.toFixed(3)} | ${ms(r.session.median)} | ${r.sessionRatio.toFixed(3)} |`), '');
   }
 
   if (want('scale')) {
@@ -200,16 +223,24 @@ if (!only) {
   const warm = launch['cordon warm session (sandbox built once), 10 ms between commands'];
   if (cold) row('`true` through exec, cold', '≤ 3 ms', `${ms(cold.median)} ms (pre-built, the default: ${ms(prebuilt.median)} ms)`, cold.median <= 3);
   if (warm) row('`true` in a warm session', '≤ 1.5 ms', `${ms(warm.median)} ms`, warm.median <= 1.5);
-  for (const w of sec.workload ?? []) row(`workload: ${w.name}`, '≤ 1.05× plain', `${w.ratio.toFixed(3)}×`, w.ratio <= 1.05);
+  for (const w of sec.workload ?? []) {
+    const verdict = (x) => (x <= 1.05 ? 'met' : '**missed**');
+    rows.push(`| workload: ${w.name} | ≤ 1.05× plain | session ${w.sessionRatio.toFixed(3)}× · pre-built exec ${w.ratio.toFixed(3)}× | ${verdict(w.sessionRatio)} in a session, ${verdict(w.ratio)} pre-built |`);
+  }
   const big = (sec.scale ?? []).at(-1);
   if (big) row(`profile with ${big.rules} rules: compile + launch`, '≤ 5 ms (1,000 rules)', `${ms(big.compile.median + big.launch.median)} ms`, big.compile.median + big.launch.median <= 5);
+  const netRes = sec.net;
+  if (netRes?.addedConnectMs !== undefined) {
+    row('network: connection setup added (median)', '≤ +0.5 ms', `+${netRes.addedConnectMs.toFixed(3)} ms`, netRes.addedConnectMs <= 0.5);
+    row('network: throughput vs direct loopback', '≥ 80 %', `${Math.round(100 * netRes.throughputRatio)} %`, netRes.throughputRatio >= 0.8);
+  }
   md.push('## Targets\n', '| what | target | this run | |', '|---|---|---|---|', ...rows, '',
-    'Why the misses (see also docs/benchmarks.md history in git):',
-    '- *openat with every layer on*: the seccomp floor alone costs ~4 % on openat+close; a Landlock ruleset that handles any write-side right adds a rule walk to every open (~150 ns, measured by switching it off). cordon keeps that second, in-kernel wall around writes on purpose; it no longer handles TRUNCATE/IOCTL_DEV, which cost ~300 ns more per open for nothing the mounts do not already give. stat is at the floor.',
-    '- *cold launch*: Node\'s own spawn (~1 ms), unshare with a new network namespace (~0.5 ms), ~80 mount operations (~0.9 ms), Landlock + seccomp (~0.25 ms) and the command\'s fork/exec. cordon is on par with bubblewrap, which does less. By default a Sandbox builds the next command\'s sandbox while the agent is idle, so exec only sends argv (the "pre-built" row); a session shares one sandbox.',
-    '- *tiny workloads* (git status, cc of one file) include that per-command launch; longer ones converge on plain. The `node -e 0` plain run inherits the benchmark\'s npm environment, which makes Node start slower than in the sandbox\'s scrubbed one.',
-    '- *1,000+ rules*: compiling is once per Sandbox (not per command) and costs ~30 ms for 2,000 rules; the per-command launch grows with the number of *existing* masked files (each one is a mount).',
-    '- *network throughput* (section 5): every allowed connection is relayed through the supervisor (a second loopback connection); on 2 cores the relay caps it near half of a direct loopback stream. Setup time meets its target.', '');
+    'Notes on what the numbers are made of (the history is in git):',
+    '- *openat/stat*: two syscalls under any seccomp filter cost ~40 ns each (the floor column); the sandbox adds a mount crossing (~30 ns). Landlock handles no filesystem right on ABI 6+ (any would add ~150 ns to every open; the mount tree enforces the file policy) and the root-only setuid guard is on the chmod family only, so open/openat stay cached.',
+    '- *cold launch* (no sandbox built ahead): Node\'s side (~0.3 ms), the launcher forked by the launch server (~0.1 ms; spawned by Node it is ~1 ms, see the server-off row), unshare with a new network namespace (~0.4 ms, 0.35 of it the netns), ~110 mount operations (~1.2 ms), loopback and capabilities (~0.3 ms), Landlock + seccomp (~0.1 ms), then the command\'s fork/exec, teardown and report. By default a Sandbox builds the next command\'s sandbox while the agent is idle (the "pre-built" rows: fresh namespaces per command, exec only sends argv); a session shares one sandbox.',
+    '- *workloads*: a pre-built exec still carries a fixed ~0.5 ms per command (sending the command, fork/exec in the sandbox, reaping the tree, the report); in a session a command costs what a plain spawn costs, so short commands converge on plain there.',
+    '- *profile scale*: see section 4 for what is compiled once per Sandbox and what each launch pays.',
+    '- *network* (section 5): allowed connections are installed directly in the command (pid 1 swaps in the supervisor\'s host-connected socket on connect()), so bytes do not pass through a relay.', '');
 }
 
 const m = results.machine;
