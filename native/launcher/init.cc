@@ -198,6 +198,9 @@ void run_init(Plan& plan, int life_fd) {
     // protections are (re)made in this command's own mount namespace.
     if (!apply_protections(plan.mounts)) exit_setup_failed();
   } else {
+    // Before build_root: the write goes through the host's procfs, still mounted here. A session
+    // command's namespace is nested in its keeper's, so the keeper's cap bounds it too.
+    if (!apply_pid_max(plan)) exit_setup_failed();
     if (!build_root(plan.mounts, plan.keeper)) exit_setup_failed();
     TRACE_STEP("root built");
     if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();

@@ -29,6 +29,7 @@ constexpr uint32_t kTagCgroup = 40;
 constexpr uint32_t kTagCgset = 41;
 constexpr uint32_t kTagRlimit = 42;
 constexpr uint32_t kTagCounter = 43;
+constexpr uint32_t kTagPidMax = 44;
 constexpr const char kPrefix[] = "cordon-";
 
 bool bad(const char* what) {
@@ -137,8 +138,8 @@ bool Cgroups::create(const Plan& plan) {
         return remove(), false;
       }
       ::close(fd);
-    } else if (tag == kTagRlimit || tag == kTagCounter) {
-      continue;  // used by apply_rlimits / report
+    } else if (tag == kTagRlimit || tag == kTagCounter || tag == kTagPidMax) {
+      continue;  // used by apply_rlimits / report / apply_pid_max
     } else {
       return remove(), bad("unknown limits record");
     }
@@ -202,6 +203,26 @@ void Cgroups::remove() {
     ::close(g.parent);
   }
   groups_.clear();
+}
+
+bool apply_pid_max(const Plan& plan) {
+  for (const auto& [tag, payload] : plan.limits) {
+    if (tag != kTagPidMax) continue;
+    unsigned long long value = 0;
+    if (!parse_u64(payload, &value) || value < 301 || value > 4194304) return bad("bad PID_MAX record");
+    // Linux 6.14+ keeps pid_max per pid namespace: this write, from inside ours, bounds the pids it
+    // (and every namespace below it) can hold; the host's value is untouched. The host's procfs
+    // is still mounted here (before build_root), and it resolves the sysctl for the writer's pid
+    // namespace. The planner only asks when the probe saw the write succeed.
+    int fd = ::open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || !write_all(fd, payload)) {
+      fail("limits", fd < 0 ? "open" : "write", ("/proc/sys/kernel/pid_max = " + payload).c_str());
+      if (fd >= 0) ::close(fd);
+      return false;
+    }
+    ::close(fd);
+  }
+  return true;
 }
 
 bool apply_rlimits(const Plan& plan) {

@@ -50,6 +50,9 @@ class Cgroups {
   std::vector<Group> groups_;
 };
 
+/** Caps the pid namespace's pid_max (PID_MAX record); called by init, pid 1 of that namespace. */
+bool apply_pid_max(const Plan& plan);
+
 /** Sets the plan's rlimits on the calling process (the command, after fork, before exec). */
 bool apply_rlimits(const Plan& plan);
 

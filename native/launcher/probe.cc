@@ -4,6 +4,7 @@
 // AppArmor's userns restriction still refuses), so the answer is what a launch would meet.
 #include "probe.h"
 
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "landlock.h"
 
@@ -46,6 +48,40 @@ int try_seccomp() {
   });
 }
 
+// Can pid 1 of a new pid namespace write its own pid_max (Linux 6.14+, and the caller's uid must
+// own the sysctl: true for root, mapped onto itself)? Exactly as a launch would: user + pid
+// namespaces, the caller's ids mapped onto themselves, the write from pid 1 through the host procfs.
+int try_pid_max() {
+  return in_child([] {
+    uid_t uid = ::getuid();
+    gid_t gid = ::getgid();
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) return errno;
+    char map[64];
+    auto put = [](const char* path, const char* text) {
+      int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return errno;
+      ssize_t n = ::write(fd, text, std::strlen(text));
+      int err = n < 0 ? errno : 0;
+      ::close(fd);
+      return err;
+    };
+    if (int e = put("/proc/self/setgroups", "deny")) return e;
+    std::snprintf(map, sizeof map, "%u %u 1", uid, uid);
+    if (int e = put("/proc/self/uid_map", map)) return e;
+    std::snprintf(map, sizeof map, "%u %u 1", gid, gid);
+    if (int e = put("/proc/self/gid_map", map)) return e;
+    return in_child([&put] {
+      char value[32] = "";
+      int fd = ::open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return errno;
+      ssize_t n = ::read(fd, value, sizeof value - 1);
+      ::close(fd);
+      if (n <= 0) return EIO;
+      return put("/proc/sys/kernel/pid_max", value);
+    });
+  });
+}
+
 }  // namespace
 
 int run_probe() {
@@ -53,6 +89,7 @@ int run_probe() {
   const int all_ns = try_namespaces(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
                                     CLONE_NEWUTS);
   const int seccomp = try_seccomp();
+  const int pid_max = try_pid_max();
   errno = 0;
   const int landlock = landlock_abi_version();
   const int landlock_errno = landlock > 0 ? 0 : errno;
@@ -60,8 +97,8 @@ int run_probe() {
   ::uname(&u);
   std::printf(
       "{\"userns\":%d,\"namespaces\":%d,\"seccomp\":%d,\"landlockAbi\":%d,\"landlockErrno\":%d,"
-      "\"kernel\":\"%s\",\"machine\":\"%s\",\"uid\":%u}\n",
-      userns, all_ns, seccomp, landlock, landlock_errno, u.release, u.machine, ::getuid());
+      "\"pidMax\":%d,\"kernel\":\"%s\",\"machine\":\"%s\",\"uid\":%u}\n",
+      userns, all_ns, seccomp, landlock, landlock_errno, pid_max, u.release, u.machine, ::getuid());
   return 0;
 }
 

@@ -202,13 +202,16 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   }
   const sites = detectCgroups();
   const support = limitSupport(probe.uid, probe.kernel, sites);
-  // A profile without a process limit still gets one where it costs nothing: RLIMIT_NPROC, which
-  // the kernel counts per user namespace (so per sandbox) for callers other than root. A fork bomb
-  // then stops at DEFAULT_PIDS instead of filling the host's process table. (Root callers would
-  // need a cgroup per command for that; they set limits.pids when they want one.)
-  const pidsByDefault = policy.limits.pids === undefined && support.pids.mechanism === 'rlimit';
+  // A profile without a process limit still gets one where it costs nothing, so a fork bomb stops
+  // at DEFAULT_PIDS instead of filling the host's process table: the sandbox's own pid_max (Linux
+  // 6.14+ keeps it per pid namespace; pid 1 writes it, for root callers too), or else RLIMIT_NPROC,
+  // which the kernel counts per user namespace for callers other than root.
+  const noPidsLimit = policy.limits.pids === undefined;
+  const pidMaxByDefault = noPidsLimit && probe.pidMax === 0;
+  const pidsByDefault = noPidsLimit && !pidMaxByDefault && support.pids.mechanism === 'rlimit';
   const limitsPolicy = pidsByDefault ? { ...policy.limits, pids: DEFAULT_PIDS } : policy.limits;
   const limits = encodeLimits(w, limitsPolicy, support, sites);
+  if (pidMaxByDefault) w.record(Tag.limitPidMax, String(DEFAULT_PIDS + 1)); // + init
   return {
     namespaces,
     mounts,

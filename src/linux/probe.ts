@@ -12,6 +12,8 @@ export interface LinuxProbe {
   seccomp: number;
   landlockAbi: number;
   landlockErrno: number;
+  /** errno of pid 1 of a new user+pid namespace writing its own pid_max (0: Linux 6.14+ namespaced pid_max works). */
+  pidMax?: number;
   kernel: string;
   machine: string;
   uid: number;

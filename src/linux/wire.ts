@@ -25,6 +25,7 @@ export const Tag = {
   limitCgset: 41,
   limitRlimit: 42,
   limitCounter: 43,
+  limitPidMax: 44,
   end: 99,
 } as const;
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -148,15 +148,24 @@ describe('process lifecycle', () => {
     assert.deepEqual(await waitGone(marker), []);
   });
 
-  it('a process limit applies by default where it is free (callers other than root)', async (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('root: RLIMIT_NPROC does not apply to uid 0 and a default cgroup per command would cost every command; set limits.pids');
+  it('a process limit applies by default, root included: the sandbox\'s own pid_max (Linux 6.14+) or RLIMIT_NPROC; a fork bomb stops there (control: the host\'s pid_max is untouched)', async (t) => {
+    const probe = JSON.parse(spawnSync(path.join(repoRoot, 'build', 'Release', 'cordon-launcher'), ['--probe'], { encoding: 'utf8' }).stdout) as { pidMax?: number };
+    const hostPidMax = readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim();
+    if (probe.pidMax !== 0) {
+      if (process.getuid?.() === 0) {
+        t.skip(`no namespaced pid_max here (probe errno ${probe.pidMax}) and RLIMIT_NPROC does not apply to uid 0: root callers set limits.pids`);
+        return;
+      }
+      assert.equal((await sb.exec(['bash', '-c', 'ulimit -u'])).stdout.toString().trim(), '4097');
       return;
     }
-    const hostLimit = spawnSync('bash', ['-c', 'ulimit -u'], { encoding: 'utf8' }).stdout.trim();
-    assert.notEqual(hostLimit, '4097', 'control: the host limit is something else');
-    const r = await sb.exec(['bash', '-c', 'ulimit -u']);
-    assert.equal(r.stdout.toString().trim(), '4097');
+    assert.equal((await sb.exec(['cat', '/proc/sys/kernel/pid_max'])).stdout.toString().trim(), '4097');
+    const bomb = await sb.exec(['python3', '-c', 'import os, time\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            time.sleep(3)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)'], { timeoutMs: 30_000 });
+    const [forked, errno] = bomb.stdout.toString().trim().split(' ').map(Number);
+    assert.equal(errno, 11, `the bomb hit EAGAIN: ${bomb.stdout} ${bomb.stderr}`);
+    assert.ok((forked ?? 0) > 3000 && (forked ?? 0) < 4097, `stopped below the cap: ${forked}`);
+    assert.equal(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim(), hostPidMax, 'the host value is unchanged');
+    assert.notEqual(hostPidMax, '4097', 'control: the host allows more');
   });
 
   it('signals sent with kill() reach the command', async () => {
