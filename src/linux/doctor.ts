@@ -39,7 +39,7 @@ export function linuxCapabilities(probe: LinuxProbe | undefined): Capabilities {
       available: probe.landlockAbi > 0,
       detail:
         probe.landlockAbi > 0
-          ? `ABI ${probe.landlockAbi} (cordon uses up to ${LANDLOCK_ABI_USED}: write, create, remove and rename rights; IPC scoping)`
+          ? `ABI ${probe.landlockAbi} (cordon uses up to ${LANDLOCK_ABI_USED}: ${probe.landlockAbi >= 6 ? 'scoping of abstract unix sockets and signals; the mount tree enforces the file policy' : 'no scoping below ABI 6, so the write side of the mount plan is mirrored'})`
           : `unavailable (${errnoName(probe.landlockErrno)}); enable CONFIG_SECURITY_LANDLOCK and lsm=landlock,…`,
       required: true,
     },
@@ -68,6 +68,13 @@ export function linuxCapabilities(probe: LinuxProbe | undefined): Capabilities {
   for (const [name, s] of Object.entries(limitSupport(probe.uid, probe.kernel))) {
     layers.push({ name: `limit ${name}`, available: s.mechanism !== 'unavailable', detail: `${s.mechanism}: ${s.detail}`, required: false });
   }
+  const pidCap = probe.pidMax === 0 ? 'the sandbox\'s own pid_max (namespaced, Linux 6.14+)' : probe.uid !== 0 ? 'RLIMIT_NPROC (per sandbox user namespace)' : undefined;
+  layers.push({
+    name: 'default process cap (4096)',
+    available: pidCap !== undefined,
+    detail: pidCap ?? `no namespaced pid_max (${errnoName(probe.pidMax ?? 0)}) and RLIMIT_NPROC does not apply to root: set limits.pids`,
+    required: false,
+  });
   layers.push(...networkLayers());
   return { platform: 'linux', layers };
 }
