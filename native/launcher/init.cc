@@ -196,7 +196,7 @@ void run_init(Plan& plan, int life_fd) {
   if (plan.join_pid) {
     // A session command: the session's root, network and hostname exist; /proc and the
     // protections are (re)made in this command's own mount namespace.
-    if (!apply_protections(plan.mounts)) exit_setup_failed();
+    if (!apply_protections(plan.mounts) || !join_network(plan)) exit_setup_failed();
   } else {
     // Before build_root: the write goes through the host's procfs, still mounted here. A session
     // command's namespace is nested in its keeper's, so the keeper's cap bounds it too.

@@ -539,4 +539,13 @@ bool setup_network(const Plan& plan) {
   return true;
 }
 
+bool join_network(const Plan& plan) {
+  if (plan.network.empty()) return true;
+  // The session's keeper built the listeners, routes and capture chain in the namespace we joined;
+  // this command only needs the capture list to supervise its own connects.
+  if (!parse_config(plan, &g_config)) return false;
+  g_supervised = true;
+  return true;
+}
+
 }  // namespace cordon

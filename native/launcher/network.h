@@ -12,6 +12,12 @@ namespace cordon {
  */
 bool setup_network(const Plan& plan);
 
+/**
+ * A session command (join mode): the session's network exists; learn its capture list so this
+ * command's connects are supervised like everywhere else.
+ */
+bool join_network(const Plan& plan);
+
 /** setup_network built an allowlist network: connect() is supervised (direct_connect.h). */
 bool network_supervised();
 

@@ -62,6 +62,10 @@ interface Launch {
   readonly state: RecordState;
   readonly exited: Promise<BackendExit>;
   readonly net?: NetSupervisor;
+  /** The network supervisor belongs to this launch (false: a session's, shared by its commands). */
+  readonly netOwned: boolean;
+  /** Where this command's violations start in a shared supervisor's list (set when the command is sent). */
+  netMark: number;
   /** The command part was sent (before that, the launch is a sandbox built ahead, idle). */
   commandSent: boolean;
   /** Marks a kill as ours (timeout, abort, output cap, kill()) and sends it. */
@@ -91,11 +95,14 @@ function forkLauncher(extraFds: number[]): ChildProcessWithoutNullStreams {
 
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
 function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
+  // A session command uses its session's supervisor (made with the keeper): it gets no channel of
+  // its own, and its connects are answered on its own status socket.
+  const netOwned = net !== undefined && role?.kind !== 'join';
   let child: ChildProcessWithoutNullStreams;
   try {
-    child = forkLauncher(net ? [net.childFd] : []);
+    child = forkLauncher(net && netOwned ? [net.childFd] : []);
   } finally {
-    net?.spawned();
+    if (netOwned) net?.spawned();
   }
   let unguard = () => {};
   const guard = () => {
@@ -104,7 +111,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
   if (child.pid !== undefined) guard();
   else child.once('spawn', guard);
   const status = child.stdio[3] as unknown as Readable & Writable;
-  net?.attach(fdOfStream(status));
+  const statusFd = fdOfStream(status);
   const state: RecordState = { violations: [] };
   let pending = '';
   let onExitRecord = () => {};
@@ -115,7 +122,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     let nl;
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
-      if (net && line.startsWith('NET ')) net.onRecord(line);
+      if (net && line.startsWith('NET ')) net.onRecord(line, statusFd);
       else if (traceSink && line.startsWith('TRACE ')) traceSink(line);
       applyRecord(state, line);
       pending = pending.slice(nl + 1);
@@ -134,9 +141,11 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
-      if (net) {
+      if (net && netOwned) {
         net.close(); // the command's tree is gone: stop serving, keep what was decided
         state.violations.push(...net.violations);
+      } else if (net) {
+        state.violations.push(...net.violations.slice(launchObj.netMark)); // while this command ran
       }
       resolve(toBackendExit(state, code, signal, plan.limits, killed));
     };
@@ -152,7 +161,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
       });
     }
     child.on('error', (err) => {
-      net?.close();
+      if (netOwned) net?.close();
       reject(new CordonError('SETUP_FAILED', `could not start the launcher: ${err.message}`, { step: 'spawn' }));
     });
     child.on('close', (code, signal) => {
@@ -166,12 +175,14 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     });
   });
   exited.catch(() => {}); // a spare discarded unused has nobody awaiting it
-  return {
+  const launchObj: Launch = {
     child,
     status,
     state,
     exited,
     net,
+    netOwned,
+    netMark: 0,
     commandSent: false,
     kill(sig) {
       if (child.exitCode === null && child.signalCode === null) {
@@ -180,6 +191,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
       }
     },
   };
+  return launchObj;
 }
 
 type Handle = { ref(): void; unref(): void };
@@ -189,7 +201,7 @@ function setRef(l: Launch, on: boolean): void {
     if (on) h.ref?.();
     else h.unref?.();
   }
-  l.net?.setRef(on);
+  if (l.netOwned) l.net?.setRef(on); // a session's supervisor follows its keeper
 }
 
 function usable(l: Launch): boolean {
@@ -286,7 +298,10 @@ function gone(l: Launch): Promise<void> {
 
 /** Sends the command to a launch and hands its streams out. */
 function run(l: Launch, request: StartRequest): RunningCommand {
-  l.net?.setAudit(request.audit);
+  if (l.net) {
+    l.net.setAudit(request.audit);
+    l.netMark = l.net.violations.length;
+  }
   const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
   l.status.write(encodeCommand(request.argv, env, request.cwd));
   l.commandSent = true;
@@ -353,10 +368,11 @@ export function createLinuxBackend(): PlatformBackend {
     },
     async openSession(prepared: PreparedPolicy): Promise<BackendSession> {
       const p = prepared as LinuxPrepared;
-      if (p.policy.network.mode === 'allowlist') {
-        throw new CordonError('BAD_ARGUMENT', 'sessions share one network namespace and are not available with network allowlists yet; use exec()');
-      }
-      const keeper = launch(p.plan, undefined, { kind: 'keeper' });
+      // With an allowlist the session has one network supervisor, made with its keeper (which builds
+      // the listeners and the capture chain in the session's network namespace) and used by each of
+      // its commands, whose pid 1 sends supervised connects on the command's own status socket.
+      const net = perLaunchNet(p);
+      const keeper = launch(p.plan, net, { kind: 'keeper' });
       let join: SetupRole;
       try {
         join = await keeperReady(keeper);
@@ -365,7 +381,7 @@ export function createLinuxBackend(): PlatformBackend {
         throw err;
       }
       setRef(keeper, false); // an idle session does not keep Node alive; it dies with us (PDEATHSIG)
-      const slot = new SpareSlot(() => launch(p.plan, undefined, join), p.policy);
+      const slot = new SpareSlot(() => launch(p.plan, net, join), p.policy);
       return {
         start(request: StartRequest): RunningCommand {
           if (!usable(keeper)) throw new CordonError('CLOSED', 'the session ended (its keeper is gone)');

@@ -92,8 +92,6 @@ export class NetSupervisor {
   /** Relays of this supervisor (native, zero-copy) are reset together on abort. */
   private readonly group = nextGroup++;
   private channel: number;
-  /** The launcher's status socket (fd 3): supervised connects are answered on it. */
-  private statusFd = -1;
   private closed = false;
 
   /** Whether the listeners keep Node alive: not while this is a sandbox built ahead, still idle. */
@@ -132,26 +130,24 @@ export class NetSupervisor {
     this.addon.close(this.childFd);
   }
 
-  /** The launcher's status socket, where supervised connects are answered. */
-  attach(statusFd: number): void {
-    this.statusFd = statusFd;
-  }
-
-  /** A status record from the launcher (`NET …`). */
-  onRecord(line: string): void {
+  /**
+   * A status record from a launcher (`NET …`); `replyFd` is that launcher's status socket, where its
+   * pid 1 waits for the answers to its supervised connects (a session's commands each have their own).
+   */
+  onRecord(line: string, replyFd: number): void {
     if (line === 'NET READY') {
       this.receive();
       return;
     }
     const m = /^NET CONNECT (\d+) (\S+) (\d+)$/.exec(line);
-    if (m) void this.onDirectConnect(Number(m[1]), m[2] ?? '', Number(m[3]));
+    if (m) void this.onDirectConnect(Number(m[1]), m[2] ?? '', Number(m[3]), replyFd);
   }
 
   /** A supervised connect() from inside: decide, connect here, hand the socket over (or an errno). */
-  private async onDirectConnect(request: number, address: string, port: number): Promise<void> {
+  private async onDirectConnect(request: number, address: string, port: number, replyFd: number): Promise<void> {
     const reply = (error: number, fd = -1): boolean => {
       try {
-        return this.statusFd >= 0 && this.addon.sendConnected(this.statusFd, request, error, fd);
+        return replyFd >= 0 && this.addon.sendConnected(replyFd, request, error, fd);
       } catch {
         return false;
       }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 
+import type { ExecResult } from '../../dist/index.js';
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
 import { bannerServer, closeSandboxes, netSandbox, py, PY, type AuditCapture, type TestServer } from './helpers.js';
 
@@ -90,6 +91,32 @@ it('sandboxes built ahead (the default) police like cold ones: each command gets
   const connects = audit.events.filter((e) => e.event === 'net.connect');
   assert.equal(connects.filter((e) => e.verdict === 'allow').length, 3, JSON.stringify(connects));
   assert.equal(connects.filter((e) => e.verdict === 'deny').length, 3);
+});
+
+it('a session with an allowlist: every command is policed through the session\'s supervisor, directly (no relay), with its own violations; DNS works across commands (control: the allowed endpoint works in each)', async () => {
+  const srv = net.createServer((c) => {
+    c.on('error', () => {});
+    c.end(`${c.remotePort}\n`);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  const sb = await netSandbox({ allow: [`api.test:${port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
+  const session = await sb.session();
+  try {
+    const denied = port === 65535 ? 1 : port + 1;
+    const code = `${PY}\ns = socket.create_connection(('api.test', ${port}), timeout=5)\nprint(s.recv(100).decode().strip() == str(s.getsockname()[1]))\nprint(tcp('api.test', ${denied}))\nprint(tcp('nope.test', 80))`;
+    const runs: ExecResult[] = await Promise.all([session.exec(['python3', '-c', code]), session.exec(['python3', '-c', code])]);
+    runs.push(await session.exec(['python3', '-c', code]));
+    for (const r of runs) {
+      assert.deepEqual(r.stdout.toString().trim().split('\n'), ['True', 'err:ECONNREFUSED', 'gai:-2'], r.stderr.toString());
+      const netViolations = r.violations.filter((v) => v.kind === 'network' && v.what === `api.test:${denied}`);
+      assert.ok(netViolations.length >= 1, JSON.stringify(r.violations));
+    }
+    assert.equal(runs[2]?.violations.filter((v) => v.what === `api.test:${denied}`).length, 1, 'a later command does not inherit earlier denials');
+  } finally {
+    await session.close();
+    srv.close();
+  }
 });
 
 it('supervisor gone mid-run: new connects and lookups fail at once (control: the same connect worked before)', async () => {
