@@ -53,9 +53,9 @@ describe('resource limits', () => {
     const PIDS = 32;
     const sb = await w.sandbox({ limits: { pids: PIDS } });
     const m = marker('bomb');
-    // The shell keeps running (it becomes sleep: no fork of its own can fail) while its bomb forks;
-    // $0 (the marker) is in every forked copy.
-    const run = sb.exec(['sh', '-c', 'b() { b | b & }; b; exec sleep 3', m], { timeoutMs: 1500 });
+    // The shell keeps running (it retries its sleep when the bomb has taken every pid) while its
+    // bomb forks; $0 (the marker) is in every forked copy.
+    const run = sb.exec(['sh', '-c', 'b() { b | b & }; b; until sleep 3; do :; done', m], { timeoutMs: 1500 });
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, survivors(m).length)), 50);
     const r = await run;
