@@ -17,7 +17,6 @@
             "native/launcher/init.cc",
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
-            "native/launcher/direct_connect.cc",
             "native/launcher/limits.cc",
             "native/launcher/server.cc",
             "native/launcher/fd_passing.cc"

@@ -1,6 +1,6 @@
 // cordon – network benchmark: connection setup and throughput through an allowed endpoint (the
-// direct path: connect() supervised by the sandbox's pid 1, the socket connected by the supervisor on
-// the host and installed in the caller) against a direct loopback connection from the same client program outside the sandbox, in the same run.
+// transparent capture: sandbox netns → nftables redirect → supervisor → host) against a direct
+// loopback connection from the same client program outside the sandbox, in the same run.
 //
 //   node bench/net.mjs            prints the markdown table
 //   import { runNetBench } from './net.mjs'   → { results, markdown }

@@ -240,7 +240,7 @@ if (!only) {
     '- *cold launch* (no sandbox built ahead): Node\'s side (~0.3 ms), the launcher forked by the launch server (~0.1 ms; spawned by Node it is ~1 ms, see the server-off row), unshare with a new network namespace (~0.4 ms, 0.35 of it the netns), ~110 mount operations (~1.2 ms), loopback and capabilities (~0.3 ms), Landlock + seccomp (~0.1 ms), then the command\'s fork/exec, teardown and report. By default a Sandbox builds the next command\'s sandbox while the agent is idle (the "pre-built" rows: fresh namespaces per command, exec only sends argv); a session shares one sandbox.',
     '- *workloads*: a pre-built exec still carries a fixed ~0.5 ms per command (sending the command, fork/exec in the sandbox, reaping the tree, the report); in a session a command costs what a plain spawn costs, so short commands converge on plain there.',
     '- *profile scale*: see section 4 for what is compiled once per Sandbox and what each launch pays.',
-    '- *network* (section 5): allowed connections are installed directly in the command (pid 1 swaps in the supervisor\'s host-connected socket on connect()), so bytes do not pass through a relay.', '');
+    '- *network* (section 5): every allowed connection is relayed by the supervisor (a second loopback hop, spliced); on 2 cores that caps a single stream near half of direct loopback. A relay-free path was built and withdrawn after the red-team review: handing host-namespace sockets to the sandbox is an escape (docs/network.md, "Limits").', '');
 }
 
 const m = results.machine;

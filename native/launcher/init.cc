@@ -25,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "direct_connect.h"
 #include "kernel_abi.h"
 #include "landlock.h"
 #include "limits.h"
@@ -110,7 +109,6 @@ void answer_notification(const Plan& plan, int listener) {
   abi::SeccompNotif req;
   std::memset(&req, 0, sizeof req);
   if (::ioctl(listener, abi::kSeccompIoctlNotifRecv, &req) != 0) return;  // ENOENT: caller died
-  if (handle_connect(listener, req)) return;  // allowlist networking: supervised, not a violation
   char line[128];
   std::snprintf(line, sizeof line, "VIOLATION syscall %d %u %u\n", req.data.nr, req.data.arch, req.pid);
   report_line(line);
@@ -196,7 +194,7 @@ void run_init(Plan& plan, int life_fd) {
   if (plan.join_pid) {
     // A session command: the session's root, network and hostname exist; /proc and the
     // protections are (re)made in this command's own mount namespace.
-    if (!apply_protections(plan.mounts) || !join_network(plan)) exit_setup_failed();
+    if (!apply_protections(plan.mounts)) exit_setup_failed();
   } else {
     // Before build_root: the write goes through the host's procfs, still mounted here. A session
     // command's namespace is nested in its keeper's, so the keeper's cap bounds it too.
@@ -258,10 +256,9 @@ void run_init(Plan& plan, int life_fd) {
   std::snprintf(started, sizeof started, "STARTED %d\n", child);
   report_line(started);
 
-  // With allowlist networking the supervisor answers supervised connects on the status fd.
-  struct pollfd fds[4] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}, {network_supervised() ? kStatusFd : -1, POLLIN, 0}};
+  struct pollfd fds[3] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}};
   for (;;) {
-    int n = ::poll(fds, 4, -1);
+    int n = ::poll(fds, 3, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       ::kill(-1, SIGKILL);
@@ -270,10 +267,6 @@ void run_init(Plan& plan, int life_fd) {
     if (fds[2].revents) {  // the launcher is gone: nothing may outlive it
       ::kill(-1, SIGKILL);
       ::_exit(137);
-    }
-    if (fds[3].revents && !read_supervisor_replies(listener)) {
-      supervisor_gone(listener);
-      fds[3].fd = -1;
     }
     if (fds[1].revents & POLLIN) answer_notification(plan, listener);
     if (fds[0].revents & POLLIN) {

@@ -469,36 +469,11 @@ bool send_fds(int channel, const std::string& names, const std::vector<int>& fds
   return true;
 }
 
-// What setup_network built, kept for supervised connect() (direct_connect.cc).
-Config g_config;
-bool g_supervised = false;
-
-bool cidr_contains(const Cidr& c, int family, const unsigned char* addr) {
-  if (c.family != family) return false;
-  int full = c.bits / 8, rest = c.bits % 8;
-  if (std::memcmp(c.addr, addr, static_cast<size_t>(full)) != 0) return false;
-  if (rest == 0) return true;
-  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
-  return (c.addr[full] & mask) == (addr[full] & mask);
-}
-
 }  // namespace
 
-bool network_supervised() { return g_supervised; }
-
-bool is_captured(int family, const unsigned char* addr, uint16_t port) {
-  // The same first-match walk as the nftables chain load_nat_rules() programs.
-  for (const auto& cap : g_config.captures) {
-    if (!cidr_contains(cap.cidr, family, addr)) continue;
-    if (cap.port_lo != 0 && (port < cap.port_lo || port > cap.port_hi)) continue;
-    return cap.redirect;
-  }
-  return false;
-}
-
-namespace {
-
-bool setup_network_from(const Plan& plan, Config& cfg) {
+bool setup_network(const Plan& plan) {
+  if (plan.network.empty()) return true;
+  Config cfg;
   if (!parse_config(plan, &cfg)) return false;
   int domain = 0;
   socklen_t dlen = sizeof domain;
@@ -527,24 +502,6 @@ bool setup_network_from(const Plan& plan, Config& cfg) {
   ::close(cfg.channel);
   if (!ok) return false;
   report_line("NET READY\n");
-  return true;
-}
-
-}  // namespace
-
-bool setup_network(const Plan& plan) {
-  if (plan.network.empty()) return true;
-  if (!setup_network_from(plan, g_config)) return false;
-  g_supervised = true;
-  return true;
-}
-
-bool join_network(const Plan& plan) {
-  if (plan.network.empty()) return true;
-  // The session's keeper built the listeners, routes and capture chain in the namespace we joined;
-  // this command only needs the capture list to supervise its own connects.
-  if (!parse_config(plan, &g_config)) return false;
-  g_supervised = true;
   return true;
 }
 

@@ -1,7 +1,5 @@
 // cordon – network setup inside the sandbox's network namespace (allowlist mode), from plan records 20..39.
 #pragma once
-#include <cstdint>
-
 #include "plan.h"
 
 namespace cordon {
@@ -11,20 +9,5 @@ namespace cordon {
  * records this does nothing (mode none: loopback only; mode host: no network namespace at all).
  */
 bool setup_network(const Plan& plan);
-
-/**
- * A session command (join mode): the session's network exists; learn its capture list so this
- * command's connects are supervised like everywhere else.
- */
-bool join_network(const Plan& plan);
-
-/** setup_network built an allowlist network: connect() is supervised (direct_connect.h). */
-bool network_supervised();
-
-/**
- * Would the sandbox's capture chain redirect a TCP connection to this destination? The same
- * first-match walk over the plan's capture records as the nftables chain. `addr` is 4 or 16 bytes.
- */
-bool is_captured(int family, const unsigned char* addr, uint16_t port);
 
 }  // namespace cordon

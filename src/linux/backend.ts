@@ -42,12 +42,6 @@ function requireLauncher(): string {
   return p;
 }
 
-/** The fd behind a libuv pipe (spawn stdio), for native calls on it; -1 if there is none. */
-function fdOfStream(stream: unknown): number {
-  const fd = (stream as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' ? fd : -1;
-}
-
 function requireProbe(): LinuxProbe {
   requireLauncher();
   const probe = probeLinux();
@@ -111,7 +105,6 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
   if (child.pid !== undefined) guard();
   else child.once('spawn', guard);
   const status = child.stdio[3] as unknown as Readable & Writable;
-  const statusFd = fdOfStream(status);
   const state: RecordState = { violations: [] };
   let pending = '';
   let onExitRecord = () => {};
@@ -122,7 +115,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     let nl;
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
-      if (net && line.startsWith('NET ')) net.onRecord(line, statusFd);
+      if (net && line.startsWith('NET ')) net.onRecord(line);
       else if (traceSink && line.startsWith('TRACE ')) traceSink(line);
       applyRecord(state, line);
       pending = pending.slice(nl + 1);

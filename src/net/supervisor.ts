@@ -3,10 +3,6 @@
 //
 // The launcher creates the listeners inside the sandbox's empty netns and sends them here over a
 // socketpair (SCM_RIGHTS); only this process holds them afterwards. Every path ends in `open()`:
-//   direct connect     the fast path: pid 1 of the sandbox stops a connect() to a captured address
-//                      (seccomp notify) and asks here ("NET CONNECT" record); the socket connected
-//                      here is sent back and installed in place of the caller's, so the bytes flow
-//                      kernel to kernel with no relay (launcher: direct_connect.cc)
 //   capture listener   connections the sandbox's nftables chain redirected (SO_ORIGINAL_DST gives the
 //                      pool address → the name the DNS answerer handed it out for, or an IP literal)
 //   proxy listener     HTTP CONNECT, plain HTTP forwarding, SOCKS5 (remote DNS)
@@ -38,18 +34,6 @@ const MAX_VIOLATIONS = 1000;
 const MAX_RELAYS = 512;
 
 const active = new Set<NetSupervisor>();
-
-const ECONNREFUSED = 111;
-/** errno values for connect failures on the host, passed on to the sandboxed caller. */
-const ERRNO_OF: Record<string, number> = {
-  ECONNREFUSED,
-  ETIMEDOUT: 110,
-  ENETUNREACH: 101,
-  EHOSTUNREACH: 113,
-  ECONNRESET: 104,
-  ENOTFOUND: 113,
-  EAI_AGAIN: 113,
-};
 
 /**
  * Closes the listeners of every running supervisor, as if the supervisor had died: every new
@@ -130,59 +114,9 @@ export class NetSupervisor {
     this.addon.close(this.childFd);
   }
 
-  /**
-   * A status record from a launcher (`NET …`); `replyFd` is that launcher's status socket, where its
-   * pid 1 waits for the answers to its supervised connects (a session's commands each have their own).
-   */
-  onRecord(line: string, replyFd: number): void {
-    if (line === 'NET READY') {
-      this.receive();
-      return;
-    }
-    const m = /^NET CONNECT (\d+) (\S+) (\d+)$/.exec(line);
-    if (m) void this.onDirectConnect(Number(m[1]), m[2] ?? '', Number(m[3]), replyFd);
-  }
-
-  /** A supervised connect() from inside: decide, connect here, hand the socket over (or an errno). */
-  private async onDirectConnect(request: number, address: string, port: number, replyFd: number): Promise<void> {
-    const reply = (error: number, fd = -1): boolean => {
-      try {
-        return replyFd >= 0 && this.addon.sendConnected(replyFd, request, error, fd);
-      } catch {
-        return false;
-      }
-    };
-    if (this.closed) {
-      reply(ECONNREFUSED);
-      return;
-    }
-    let host = address;
-    if (AddressPool.contains(address)) {
-      const name = this.pool.nameFor(address);
-      if (!name) {
-        this.deny('direct', address, port, 'this address was not handed out by cordon\'s DNS');
-        reply(ECONNREFUSED);
-        return;
-      }
-      host = name;
-    }
-    let r: OpenResult;
-    try {
-      r = await this.open(host, port, 'direct');
-    } catch (err) {
-      this.audit?.('error', { event: 'net.error', error: String(err) }, 'network supervisor error');
-      reply(ECONNREFUSED);
-      return;
-    }
-    if (!r.ok) {
-      reply(r.denied ? ECONNREFUSED : (ERRNO_OF[r.code ?? ''] ?? ECONNREFUSED));
-      return;
-    }
-    // Node only ever closes its handle (no shutdown): the connection lives on in the sandbox.
-    if (!reply(0, fdOf(r.upstream))) {
-      this.audit?.('error', { event: 'net.error', error: 'could not hand a connected socket to the sandbox' }, 'network supervisor error');
-    }
-    r.upstream.destroy();
+  /** A status record from the launcher (`NET …`). */
+  onRecord(line: string): void {
+    if (line === 'NET READY') this.receive();
   }
 
   private receive(): void {
@@ -281,7 +215,7 @@ export class NetSupervisor {
     } catch (err) {
       const reason = `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
       this.audit?.('warn', { event: 'net.connect', via, host, port, verdict: 'error', reason }, `network: ${reason}`);
-      return { ok: false, denied: false, reason, code: (err as NodeJS.ErrnoException).code };
+      return { ok: false, denied: false, reason };
     }
     const refused: string[] = [];
     // An IP/CIDR rule allows exactly the addresses it names; `*` and /0 name no address in
@@ -307,7 +241,6 @@ export class NetSupervisor {
       return { ok: false, denied: refused.length > 0, reason };
     }
     let lastError = '';
-    let lastCode: string | undefined;
     for (const address of usable) {
       try {
         const upstream = await connect(address, port);
@@ -318,13 +251,12 @@ export class NetSupervisor {
         this.audit?.('info', { event: 'net.connect', via, host, address, port, rule: rule?.source, verdict: 'allow' }, `network: ${hostPort(host, port)} via ${address}`);
         return { ok: true, upstream };
       } catch (err) {
-        lastCode = (err as NodeJS.ErrnoException).code;
-        lastError = `${address}: ${lastCode ?? String(err)}`;
+        lastError = `${address}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
       }
     }
     const reason = `could not connect to ${hostPort(host, port)} (${lastError})`;
     this.audit?.('warn', { event: 'net.connect', via, host, port, rule: rule?.source, verdict: 'error', reason }, `network: ${reason}`);
-    return { ok: false, denied: false, reason, code: lastCode };
+    return { ok: false, denied: false, reason };
   }
 
   private async onCapture(client: net.Socket): Promise<void> {

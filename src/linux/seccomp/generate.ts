@@ -80,9 +80,6 @@ export function returnValue(rule: SyscallRule, denyAction: 'notify' | 'errno'): 
       return denyAction === 'notify' ? SECCOMP_RET_USER_NOTIF : retErrno(a.errno);
     case 'args':
       return undefined;
-    case 'supervise':
-      // The errno variant (tests) has no pid 1 listening: the syscall simply proceeds.
-      return denyAction === 'notify' ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
   }
 }
 
