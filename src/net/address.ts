@@ -1,18 +1,53 @@
 // cordon – IP address helpers for the network rules: CIDR matching and the SSRF classification
-// (loopback, private, link-local, metadata, …), with IPv4-mapped/compatible IPv6 unwrapped first.
+// (loopback, private, link-local, metadata, …), with IPv4-mapped, NAT64 and 6to4 IPv6 unwrapped first.
 import { BlockList, isIP } from 'node:net';
 
-/** An IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address as its IPv4 form; otherwise as given. */
+/** The 16 bytes of an IPv6 address in any spelling (compressed, full, embedded dotted quad), or undefined. */
+function ipv6Bytes(ip: string): number[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  let text = ip.toLowerCase();
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  const words: number[] = [];
+  const parseSide = (side: string): number[] | undefined => {
+    if (side === '') return [];
+    const out: number[] = [];
+    for (const part of side.split(':')) {
+      if (part.includes('.')) {
+        const q = part.split('.').map(Number);
+        if (q.length !== 4 || q.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) return undefined;
+        out.push(((q[0] ?? 0) << 8) | (q[1] ?? 0), ((q[2] ?? 0) << 8) | (q[3] ?? 0));
+      } else {
+        out.push(parseInt(part, 16));
+      }
+    }
+    return out;
+  };
+  const halves = text.split('::');
+  const head = parseSide(halves[0] ?? '');
+  const tail = halves.length > 1 ? parseSide(halves[1] ?? '') : [];
+  if (!head || !tail) return undefined;
+  words.push(...head, ...new Array<number>(Math.max(0, 8 - head.length - tail.length)).fill(0), ...tail);
+  if (words.length !== 8) return undefined;
+  return words.flatMap((w) => [w >> 8, w & 255]);
+}
+
+const startsWith = (bytes: number[], prefix: number[]): boolean => prefix.every((b, i) => bytes[i] === b);
+
+/**
+ * The IPv4 address an IPv6 address stands for, in whatever spelling: IPv4-mapped (::ffff:0:0/96),
+ * NAT64 well-known prefix (64:ff9b::/96) and 6to4 (2002::/16, the IPv4 in bits 16-47) become the
+ * IPv4 form, so deny rules and the SSRF guard see the real target; other addresses come back
+ * lower-cased as given.
+ */
 export function canonicalIp(ip: string): string {
   const lower = ip.toLowerCase();
-  const m = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (m?.[1]) return m[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex?.[1] && hex[2]) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+  const b = ipv6Bytes(lower);
+  if (!b) return lower;
+  const v4 = (at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  if (startsWith(b, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])) return v4(12);
+  if (startsWith(b, [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0])) return v4(12);
+  if (startsWith(b, [0x20, 0x02])) return v4(2);
   return lower;
 }
 
@@ -61,6 +96,7 @@ const SPECIAL: Array<[string, string]> = [
   ['::/128', 'an unspecified address'],
   ['::1/128', 'a loopback address'],
   ['::/96', 'an IPv4-compatible address'],
+  ['64:ff9b:1::/48', 'a local-use NAT64 address (RFC 8215)'],
   ['fc00::/7', 'a unique-local (private) address'],
   ['fe80::/10', 'a link-local address'],
   ['fec0::/10', 'a site-local address'],

@@ -4,8 +4,10 @@
 // literal or CIDR (matches IP destinations only), `*` (anything). Ports: inclusive ranges. Deny wins:
 // a connection is allowed when some allow rule matches and no deny rule does.
 import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 
 import type { NetRule, NetworkPolicy } from '../policy/policy.js';
+import { HOSTNAME } from '../policy/netrules.js';
 import { canonicalIp, CidrSet } from './address.js';
 
 export interface Decision {
@@ -33,7 +35,27 @@ export function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase();
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
   if (h.endsWith('.')) h = h.slice(0, -1);
-  return isIP(h) ? canonicalIp(h) : h;
+  if (isIP(h)) return canonicalIp(h);
+  // An international name is matched (and resolved) in its ASCII (punycode) form, the only form a
+  // rule can be written in; what has no valid ASCII form becomes '' and is refused below.
+  // eslint-disable-next-line no-control-regex
+  if (/[^\x00-\x7f]/.test(h)) h = domainToASCII(h);
+  return h;
+}
+
+/**
+ * Why a (normalised) name may not be matched or resolved at all: anything outside the rule grammar —
+ * a NUL byte (a C resolver would stop there and look up a different name), control characters,
+ * spaces, empty labels — is refused before any rule sees it.
+ */
+export function invalidHost(host: string): string | undefined {
+  if (isIP(host)) return undefined;
+  return host !== '' && host.length <= 253 && HOSTNAME.test(host) && !host.startsWith('*') ? undefined : `"${printable(host)}" is not a valid host name`;
+}
+
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
 }
 
 function portMatches(rule: NetRule, port: number): boolean {
@@ -71,6 +93,8 @@ export class RuleEngine {
   /** The verdict for a connection to `host` (a name or an IP literal) on `port`. */
   decide(hostIn: string, port: number): Decision {
     const host = normalizeHost(hostIn);
+    const invalid = invalidHost(host);
+    if (invalid) return { allowed: false, reason: invalid };
     const hostIsIp = isIP(host) !== 0;
     const deny = this.rules.find((c) => c.rule.action === 'deny' && this.hostMatches(c, host, hostIsIp) && portMatches(c.rule, port));
     if (deny) return { allowed: false, rule: deny.rule, reason: `denied by rule "${deny.rule.host}" (${deny.rule.source})` };
@@ -90,6 +114,8 @@ export class RuleEngine {
   nameResolvable(nameIn: string): Decision {
     const name = normalizeHost(nameIn);
     if (isIP(name)) return { allowed: false, reason: 'an IP literal is not a name' };
+    const invalid = invalidHost(name);
+    if (invalid) return { allowed: false, reason: invalid };
     const deny = this.rules.find((c) => c.rule.action === 'deny' && this.hostMatches(c, name, false) && anyPort(c.rule));
     if (deny) return { allowed: false, rule: deny.rule, reason: `denied by rule "${deny.rule.host}" (${deny.rule.source})` };
     const allow = this.rules.find((c) => c.rule.action === 'allow' && this.hostMatches(c, name, false));

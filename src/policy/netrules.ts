@@ -5,7 +5,8 @@ import type { NetRule } from './policy.js';
 
 export type RuleParse = { ok: true; rule: NetRule } | { ok: false; reason: string };
 
-const HOSTNAME = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+/** Host names as rules may write them (and as every name is checked before it is matched or resolved). */
+export const HOSTNAME = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 
 function parsePorts(text: string | undefined): Array<[number, number]> | string {
   if (text === undefined || text === '' || text === '*') return [[1, 65535]];
