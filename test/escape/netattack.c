@@ -3,11 +3,12 @@
 //   netattack race IP1 PORT1 IP2 PORT2 N
 //       N sequential connects from fresh TCP sockets to one sockaddr buffer that a second thread flips
 //       between IP1:PORT1 and IP2:PORT2 (one 64-bit store: family, port and address change together).
-//       Reads each connection's banner; prints one line "A=<n> B=<n> OTHER=<n> ERR=<n>" where A/B count
-//       banners starting with "hello a"/"hello b".
+//       Reads each connection's banner; prints one line "A=<n> B=<n> EMPTY=<n> OTHER=<n> ERR=<n>" where
+//       A/B count banners starting with "hello a"/"hello b", EMPTY connections that read nothing (reset
+//       or closed at once: a denied port on the capture) and ERR failed connects.
 //   netattack flip-family IP PORT TIP TPORT MS
-//       Connects to IP:PORT (an allowed destination: on the direct path the fd becomes a socket of the
-//       host's network namespace), then for up to MS ms calls connect() on it with a buffer that a
+//       Connects to IP:PORT (an allowed destination: on the withdrawn direct path the fd became a socket
+//       of the host's network namespace, hole 1), then for up to MS ms calls connect() on it with a buffer that a
 //       second thread flips between AF_INET 127.0.0.9:9 (not captured) and AF_UNSPEC (disconnect).
 //       Once the socket is disconnected it connects to TIP:TPORT. Prints "RECONNECTED <banner>",
 //       "DISCONNECTED <errno of the reconnect>" or "HELD <attempts>".
@@ -93,15 +94,15 @@ static int cmd_race(char** argv) {
   pthread_t t;
   pthread_create(&t, NULL, flip_words, NULL);
   while (!atomic_load(&g_started)) usleep(100);
-  int ca = 0, cb = 0, other = 0, err = 0;
+  int ca = 0, cb = 0, empty = 0, other = 0, err = 0;
   for (int i = 0; i < n; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (connect(fd, (struct sockaddr*)&g_sa, sizeof g_sa) != 0) {
       ++err;
     } else {
       char buf[128];
-      read_all(fd, buf, sizeof buf);
-      if (strncmp(buf, "hello a", 7) == 0) ++ca;
+      if (read_all(fd, buf, sizeof buf) == 0) ++empty;
+      else if (strncmp(buf, "hello a", 7) == 0) ++ca;
       else if (strncmp(buf, "hello b", 7) == 0) ++cb;
       else ++other;
     }
@@ -109,11 +110,11 @@ static int cmd_race(char** argv) {
   }
   atomic_store(&g_stop, 1);
   pthread_join(t, NULL);
-  printf("A=%d B=%d OTHER=%d ERR=%d\n", ca, cb, other, err);
+  printf("A=%d B=%d EMPTY=%d OTHER=%d ERR=%d\n", ca, cb, empty, other, err);
   return 0;
 }
 
-// ---- flip-family / swap-fd: disconnect the host socket the direct path installed ------------------
+// ---- flip-family / swap-fd: disconnect the socket an allowed connect gave (hole 1's host socket) ----
 
 static int g_host_fd, g_sandbox_fd, g_target_fd;
 
