@@ -49,6 +49,8 @@ function failAt(where: string, raw: string, problem: Problem): never {
   throw new CordonError('POLICY_INVALID', `${where}: "${raw}": ${problem.message}`, { path: where, hint: problem.hint });
 }
 
+const NOT_NORMAL = /\/\/|\/\.(?:\/|$)|.\/$/;
+
 /** Expands ~ and ${…} variables; the result must be an absolute path without `..` segments. `field` names the entry in errors. */
 export function expandPath(raw: string, ctx: Ctx, field: string | (() => string)): string {
   function fail(r: string, problem: Problem): never {
@@ -56,7 +58,7 @@ export function expandPath(raw: string, ctx: Ctx, field: string | (() => string)
   }
   let p = raw;
   if (p === '~' || p.startsWith('~/')) p = ctx.home + p.slice(1);
-  p = p.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
+  if (p.includes('${')) p = p.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
     if (name === 'workspace') return ctx.workspace;
     if (name === 'home') return ctx.home;
     if (name === 'tmp') return '/tmp';
@@ -71,6 +73,8 @@ export function expandPath(raw: string, ctx: Ctx, field: string | (() => string)
   });
   const problem = expandedPathProblem(p);
   if (problem) fail(raw, problem);
+  // Already normal (the common case): no `//`, no `.` segment, no trailing slash.
+  if (!NOT_NORMAL.test(p)) return p;
   return path.normalize(p).replace(/(.)\/$/, '$1');
 }
 
@@ -111,7 +115,8 @@ interface GlobPlan {
 /** Each compiled policy's glob plan, with the glob hits its deny list holds. */
 const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();
 
-function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
+/** The glob hits now; `pass` as in dircache.ts (one per compile, one per refresh). */
+function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
@@ -122,7 +127,7 @@ function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
     else groups.set(key, [s]);
   }
   for (const scans of groups.values()) {
-    const found = plan.index.matchAttributed(scans[0]!.roots, scans.map((s) => s.glob), scans[0]!.prune);
+    const found = plan.index.matchAttributed(scans[0]!.roots, scans.map((s) => s.glob), scans[0]!.prune, pass);
     for (const [hit, gi] of found) {
       if (plan.allowSecrets.has(hit) || hits.has(hit)) continue;
       hits.set(hit, (scans[gi] ?? scans[0]!).origin);
@@ -140,7 +145,7 @@ export function refreshGlobDenies(policy: Policy): Policy {
   const known = globPlans.get(policy);
   if (!known || known.plan.scans.length === 0) return policy;
   const { plan } = known;
-  const hits = globHits(plan);
+  const hits = globHits(plan, {});
   // The same hits make the same deny list (literal ∪ hits): nothing to rebuild.
   if (hits.size === known.hits.size && [...hits.keys()].every((h) => known.hits.has(h))) return policy;
   const deny = [...new Set([...plan.literal, ...hits.keys()])].sort();
@@ -175,7 +180,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
 
   /** `file:line:col filesystem.write[0]` of an entry, or the field name when its origin is unknown. */
   function where(field: string, value?: string): string {
-    const base = field.replace(/\[\d+\]$/, '');
+    const base = field.endsWith(']') ? field.replace(/\[\d+\]$/, '') : field;
     const o = originOf(profile, base, value) ?? originOf(profile, field);
     return o ? describeOrigin(o) : `${ctx.source}: ${field}`;
   }
@@ -204,7 +209,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     }
   }
   const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin>, deny: {} as Record<string, RuleOrigin> };
-  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p));
+  // One look at the filesystem for the whole compile: each directory is stat'ed once (dircache.ts).
+  const pass = {};
+  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p), pass);
   const resolveRoots = (list: Array<[string, string]>, field: 'read' | 'write', dflt: boolean): string[] => {
     const out = new Set<string>();
     for (const [raw, p] of list) {
@@ -261,9 +268,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
   // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask them.
   if ([...read, ...write].some((r) => isUnder(home, r))) {
-    for (const sock of findSockets(home).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
+    for (const sock of findSockets(home, undefined, undefined, pass).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
   }
-  const reals = realPaths(literalDeny.map(([p]) => p));
+  const reals = realPaths(literalDeny.map(([p]) => p), pass);
   for (const [p, o] of literalDeny) {
     deny.add(p);
     prov.deny[p] ??= o;
@@ -291,7 +298,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o, prune });
   }
   const plan: GlobPlan = { literal: [...deny], scans, allowSecrets, index: options.globIndex ?? new GlobIndex() };
-  const hits = globHits(plan);
+  const hits = globHits(plan, pass);
   for (const [hit, o] of hits) {
     deny.add(hit);
     prov.deny[hit] ??= o;

@@ -28,6 +28,8 @@ export interface Listing {
   readonly recent: boolean;
   /** Results computed from this listing by its users (glob verdicts), keyed by what computed them. */
   readonly derived: WeakMap<object, unknown>;
+  /** The pass (see ListOptions.pass) that last found it current. */
+  checkedIn?: object;
 }
 
 /** Above this many cached entries the whole cache is dropped (it refills at one readdir per directory). */
@@ -48,12 +50,19 @@ export interface ListOptions {
   force?: boolean;
   /** Called when the directory had to be read (not served from the cache). */
   onRead?: () => void;
+  /**
+   * One look at the tree (a compile, or one command's refresh): a listing found current earlier in
+   * the same pass is not stat'ed again, so walks that overlap (the home's socket and dotenv walks,
+   * a profile's globs and the built-in ones over the workspace) stat each directory once. The pass
+   * is a snapshot either way: one walk already sees different directories at different moments.
+   */
+  pass?: object;
 }
 
 /** The directory's entries, from the cache when its stat is unchanged; undefined when it cannot be stat'ed. */
 export function listDir(dir: string, options: ListOptions = {}): Listing | undefined {
   const cached = cache.get(dir);
-  if (cached && options.trust && !options.force) return cached;
+  if (cached && !options.force && (options.trust || (options.pass && cached.checkedIn === options.pass))) return cached;
   let st;
   try {
     st = statSync(dir, { bigint: true });
@@ -61,7 +70,10 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
     drop(dir);
     return undefined;
   }
-  if (cached && !cached.recent && !options.force && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached;
+  if (cached && !cached.recent && !options.force && cached.mtime === st.mtimeNs && cached.ino === st.ino) {
+    cached.checkedIn = options.pass;
+    return cached;
+  }
   options.onRead?.();
   let entries: DirEntry[];
   let readable = true;
@@ -74,7 +86,7 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
   // The stat before readdir: a change in between shows up as a newer mtime next time. An unreadable
   // directory is read again next time too (a chmod changes its ctime, not its mtime).
   const recent = !readable || BigInt(Date.now()) * 1_000_000n - st.mtimeNs < 100_000_000n;
-  const fresh: Listing = { mtime: st.mtimeNs, ino: st.ino, entries, readable, recent, derived: new WeakMap() };
+  const fresh: Listing = { mtime: st.mtimeNs, ino: st.ino, entries, readable, recent, derived: new WeakMap(), checkedIn: options.pass };
   drop(dir);
   if (held + entries.length > MAX_ENTRIES) {
     cache.clear();

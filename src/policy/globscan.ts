@@ -72,19 +72,22 @@ export class GlobIndex {
    * Symlinks are not followed; a matching directory is returned and not descended into; directories
    * named in `prune` are not entered.
    */
-  match(roots: readonly string[], globs: readonly string[], prune: readonly string[] = []): string[] {
-    return this.matchAttributed(roots, globs, prune).map(([p]) => p);
+  match(roots: readonly string[], globs: readonly string[], prune: readonly string[] = [], pass?: object): string[] {
+    return this.matchAttributed(roots, globs, prune, pass).map(([p]) => p);
   }
 
-  /** Like match(), each hit with the index in `globs` of the first glob that matches it; sorted by path. */
-  matchAttributed(roots: readonly string[], globs: readonly string[], prune: readonly string[] = []): Array<[string, number]> {
+  /**
+   * Like match(), each hit with the index in `globs` of the first glob that matches it; sorted by
+   * path. `pass`: see dircache.ts (directories found current earlier in the same pass are not stat'ed).
+   */
+  matchAttributed(roots: readonly string[], globs: readonly string[], prune: readonly string[] = [], pass?: object): Array<[string, number]> {
     const scan = scanFor(globs, prune);
     const out: Array<[string, number]> = [];
     let seen = 0;
     this.stats.dirs = 0;
     this.stats.reread = 0;
     const walk = (dir: string, state: GlobState): void => {
-      const listing = listDir(dir, { trust: this.trusted, force: this.dirty.delete(dir), onRead: () => this.stats.reread++ });
+      const listing = listDir(dir, { trust: this.trusted, force: this.dirty.delete(dir), onRead: () => this.stats.reread++, pass });
       this.stats.dirs++;
       if (!listing) return;
       seen += listing.entries.length;

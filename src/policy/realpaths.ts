@@ -30,7 +30,7 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 /** Resolves every path of `paths` not in `known` into it (undefined: does not exist). */
-function resolveInto(paths: readonly string[], known: Map<string, string | undefined>): void {
+function resolveInto(paths: readonly string[], known: Map<string, string | undefined>, pass?: object): void {
   const byParent = new Map<string, string[]>();
   for (const p of paths) {
     if (known.has(p)) continue;
@@ -40,10 +40,10 @@ function resolveInto(paths: readonly string[], known: Map<string, string | undef
     else byParent.set(parent, [p]);
   }
   if (byParent.size === 0) return;
-  resolveInto([...byParent.keys()], known);
+  resolveInto([...byParent.keys()], known, pass);
   for (const [parent, children] of byParent) {
     const realParent = known.get(parent);
-    const listed = realParent !== undefined && children.length >= LISTING_FROM ? listDir(parent) : undefined;
+    const listed = realParent !== undefined && children.length >= LISTING_FROM ? listDir(parent, { pass }) : undefined;
     const listing = listed?.readable ? listed : undefined; // searchable but unreadable: lstat each
     for (const p of children) {
       if (realParent === undefined) {
@@ -69,9 +69,12 @@ function resolveInto(paths: readonly string[], known: Map<string, string | undef
   }
 }
 
-/** realpath of each absolute, normalised path (undefined when it does not exist, a dangling symlink included). */
-export function realPaths(paths: readonly string[]): Map<string, string | undefined> {
+/**
+ * realpath of each absolute, normalised path (undefined when it does not exist, a dangling symlink
+ * included). `pass`: see dircache.ts.
+ */
+export function realPaths(paths: readonly string[], pass?: object): Map<string, string | undefined> {
   const known = new Map<string, string | undefined>([['/', '/']]);
-  resolveInto(paths, known);
+  resolveInto(paths, known, pass);
   return new Map(paths.map((p) => [p, known.get(p)]));
 }

@@ -25,7 +25,8 @@ interface Found {
 }
 const SOCKETS = {};
 
-export function findSockets(root: string, maxDepth = 4, maxDirs = 5000): SocketScan {
+/** `pass`: see dircache.ts (directories found current earlier in the same pass are not stat'ed again). */
+export function findSockets(root: string, maxDepth = 4, maxDirs = 5000, pass?: object): SocketScan {
   const sockets: string[] = [];
   let dirs = 0;
   let truncated = false;
@@ -34,7 +35,7 @@ export function findSockets(root: string, maxDepth = 4, maxDirs = 5000): SocketS
       truncated = true;
       return;
     }
-    const listing = listDir(dir);
+    const listing = listDir(dir, { pass });
     if (!listing) return;
     let found = listing.derived.get(SOCKETS) as Found | undefined;
     if (!found) {

@@ -32,9 +32,11 @@ export function variableProblem(raw: string): Problem | undefined {
 }
 
 /** Problems of an expanded path (absolute, no `..`); also used after variables are substituted. */
+const DOTDOT_SEGMENT = /(?:^|\/)\.\.(?:\/|$)/;
+
 export function expandedPathProblem(p: string): Problem | undefined {
   if (!p.startsWith('/')) return { message: 'is not absolute', hint: 'start paths with /, ~/ or a variable such as ${workspace}' };
-  if (p.split('/').includes('..')) return { message: 'contains ".." segments', hint: 'write the path without .. so what it grants is plain to see' };
+  if (DOTDOT_SEGMENT.test(p)) return { message: 'contains ".." segments', hint: 'write the path without .. so what it grants is plain to see' };
   if (p.includes('\0')) return { message: 'contains a NUL byte' };
   return undefined;
 }

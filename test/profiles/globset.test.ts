@@ -116,3 +116,17 @@ test('GlobIndex on a real tree: 1,000 globs, hits attributed to their first glob
   // Without pruning, the file under node_modules is found as well.
   assert.ok(index.match([root], globs).includes(path.join(root, 'a/node_modules/x/.env')));
 });
+
+test('one pass looks at each directory once; the next pass sees what changed since (control: the file exists)', async () => {
+  const root = path.join(d.root, 'passes');
+  mkdirSync(path.join(root, 'sub'), { recursive: true });
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const index = new GlobIndex();
+  const glob = [`${root}/**/.env`];
+  const pass = {};
+  assert.deepEqual(index.match([root], glob, [], pass), []);
+  writeFileSync(path.join(root, 'sub', '.env'), 'x');
+  assert.deepEqual(index.match([root], glob, [], pass), [], 'the same pass: the snapshot it took');
+  assert.deepEqual(index.match([root], glob, [], {}), [path.join(root, 'sub', '.env')], 'a new pass (the next command) finds it');
+  assert.deepEqual(index.match([root], glob), [path.join(root, 'sub', '.env')], 'and so does a call without a pass');
+});
