@@ -151,24 +151,10 @@ try {
   }
 
   if (want('scale')) {
-    const rows = [];
-    for (const count of [10, 100, 1000]) {
-      const ws = path.join(work, `scale-${count}`);
-      mkdirSync(path.join(ws, 'd'), { recursive: true });
-      for (let i = 0; i < count; i++) writeFileSync(path.join(ws, 'd', `secret${i}`), 'x');
-      const profile = path.join(work, `scale-${count}.json`);
-      const deny = Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`);
-      const allow = Array.from({ length: count }, (_, i) => `host${i}.example.com:443`);
-      writeFileSync(profile, JSON.stringify({ version: 1, extends: 'workspace', filesystem: { deny }, network: { mode: 'none', deny: allow } }));
-      const n = quick ? 5 : 15;
-      const compile = await timeIt(n, async () => (await Sandbox.create({ workspace: ws, profile, prespawn: false })).close(), { warmup: 2 });
-      const sb = await Sandbox.create({ workspace: ws, profile, prespawn: false });
-      const launch = await timeIt(n, () => sb.exec(['/bin/true']), { warmup: 2 });
-      rows.push({ rules: count * 2, compile, launch });
-    }
-    results.sections.scale = rows;
-    md.push('## 4. Profile scale: N deny paths (each an existing file, so each is a mask) + N network rules\n', '| rules | load+compile+plan median ms | cold launch median ms | total |', '|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.rules} | ${ms(r.compile.median)} | ${ms(r.launch.median)} | ${ms(r.compile.median + r.launch.median)} |`), '');
+    const { runScaleBench } = await import('./scale.mjs');
+    const r = await runScaleBench({ Sandbox, work, timeIt, quick });
+    results.sections.scale = r.results;
+    md.push('## 4. Profile scale: compile once per Sandbox, launch per command (10 / 100 / 1,000 rules)\n', r.markdown, '');
   }
 
   for (const [name, file, fn, title] of [['net', 'net.mjs', 'runNetBench', '## 5. Network: through an allowed endpoint vs direct loopback'], ['load', 'load.mjs', 'runLoadBench', '## 6. Load: sequential and concurrent execs, leaks']]) {
@@ -201,14 +187,21 @@ if (!only) {
   if (cold) row('`true` through exec, cold', '≤ 3 ms', `${ms(cold.median)} ms (pre-built, the default: ${ms(prebuilt.median)} ms)`, cold.median <= 3);
   if (warm) row('`true` in a warm session', '≤ 1.5 ms', `${ms(warm.median)} ms`, warm.median <= 1.5);
   for (const w of sec.workload ?? []) row(`workload: ${w.name}`, '≤ 1.05× plain', `${w.ratio.toFixed(3)}×`, w.ratio <= 1.05);
-  const big = (sec.scale ?? []).at(-1);
-  if (big) row(`profile with ${big.rules} rules: compile + launch`, '≤ 5 ms (1,000 rules)', `${ms(big.compile.median + big.launch.median)} ms`, big.compile.median + big.launch.median <= 5);
+  const scaleRow = (scenario, rules) => (sec.scale ?? []).find((r) => r.scenario === scenario && r.rules === rules);
+  const [real, real10, worst, worst10] = [scaleRow('realistic', 1000), scaleRow('realistic', 10), scaleRow('worst case', 1000), scaleRow('worst case', 10)];
+  const scaleTotal = real ? real.compile.median + real.cold.median : 0;
+  if (real && real10) {
+    const total = scaleTotal;
+    row('profile with 1,000 rules (realistic mix, §4): compile (once per Sandbox) + cold launch (per command)', '≤ 5 ms', `${ms(real.compile.median)} + ${ms(real.cold.median)} = ${ms(total)} ms; the rules' share over a 10-rule profile: +${ms(real.compile.median - real10.compile.median)} ms compile, +${ms(real.cold.median - real10.cold.median)} ms launch`, total <= 5);
+  }
   md.push('## Targets\n', '| what | target | this run | |', '|---|---|---|---|', ...rows, '',
     'Why the misses (see also docs/benchmarks.md history in git):',
     '- *openat with every layer on*: the seccomp floor alone costs ~4 % on openat+close; a Landlock ruleset that handles any write-side right adds a rule walk to every open (~150 ns, measured by switching it off). cordon keeps that second, in-kernel wall around writes on purpose; it no longer handles TRUNCATE/IOCTL_DEV, which cost ~300 ns more per open for nothing the mounts do not already give. stat is at the floor.',
     '- *cold launch*: Node\'s own spawn (~1 ms), unshare with a new network namespace (~0.5 ms), ~80 mount operations (~0.9 ms), Landlock + seccomp (~0.25 ms) and the command\'s fork/exec. cordon is on par with bubblewrap, which does less. By default a Sandbox builds the next command\'s sandbox while the agent is idle, so exec only sends argv (the "pre-built" row); a session shares one sandbox.',
     '- *tiny workloads* (git status, cc of one file) include that per-command launch; longer ones converge on plain. The `node -e 0` plain run inherits the benchmark\'s npm environment, which makes Node start slower than in the sandbox\'s scrubbed one.',
-    '- *1,000+ rules*: compiling is once per Sandbox (not per command) and costs ~30 ms for 2,000 rules; the per-command launch grows with the number of *existing* masked files (each one is a mount).',
+    ...(real && real10 && worst && worst10 && scaleTotal > 5
+      ? [`- *1,000 rules*: the sum is a cold launch (${ms(real10.cold.median)} ms with 10 rules: spawn, namespaces, ~80 mounts, Landlock, seccomp) plus what the rules add: compiling, once per Sandbox (${ms(real.compile.median)} ms in all), and per command the deny-glob refresh (one stat per directory of the globbed trees) and one mount per *existing* denied file. That mount is the kernel's open_tree + move_mount, ~10 µs: ${worst.masks} masks make the worst case's cold launch ${ms(worst.cold.median)} ms (${ms(worst10.cold.median)} ms with ${worst10.masks}); a pre-built sandbox mounts them while the agent is idle (${worst.prebuilt ? ms(worst.prebuilt.median) : '–'} ms per command).`]
+      : []),
     '- *network throughput* (section 5): every allowed connection is relayed through the supervisor (a second loopback connection); on 2 cores the relay caps it near half of a direct loopback stream. Setup time meets its target.', '');
 }
 
