@@ -103,11 +103,11 @@ export class GlobIndex {
         for (const e of listing.entries) {
           const next = scan.set.step(state, e.name);
           const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
-          const gi = next.finals.length ? scan.set.firstMatch(next, p) : -1;
+          const gi = scan.set.firstMatch(next, p);
           if (gi >= 0) hits.push([p, gi]);
           // Descend only where a glob could still match below: a depth-bounded glob such as
           // ~/*/*/.env never walks the whole tree; `**` patterns walk everything.
-          else if (e.isDir && next.alive && !scan.prune.has(e.name)) descend.push([p, next]);
+          else if (e.isDir && !scan.prune.has(e.name) && scan.set.descends(next, p)) descend.push([p, next]);
         }
         verdicts = { hits, descend };
         listing.derived.set(scan, verdicts);

@@ -6,7 +6,8 @@
 // states are interned, and each one indexes its literal segments in a Map, so stepping into an entry
 // is a lookup plus a test of the (deduplicated) one-segment RegExps still in play. The automaton
 // never rejects a path minimatch accepts; a path it accepts is confirmed with minimatch itself
-// (`firstMatch`), so hits are exactly minimatch's.
+// (`firstMatch`), so hits are exactly minimatch's. A glob that is not absolute (never one a compiled
+// policy holds) is not walked but tried on every path with minimatch, as a single glob would be.
 import { GLOBSTAR, Minimatch } from 'minimatch';
 
 type Segment = string | RegExp | typeof GLOBSTAR | false;
@@ -39,15 +40,18 @@ export class GlobSet {
   private readonly segOf: Array<Segment | undefined> = [];
   private readonly interned = new Map<string, State>();
   private readonly start: State;
+  /** Globs minimatch is asked about on every path (not absolute). */
+  private readonly opaque: number[] = [];
 
   constructor(globs: readonly string[]) {
     this.globs = [...globs];
-    this.matchers = this.globs.map((g) => {
-      if (!g.startsWith('/')) throw new Error(`glob is not absolute: ${g}`);
-      return new Minimatch(g, { dot: true });
-    });
+    this.matchers = this.globs.map((g) => new Minimatch(g, { dot: true }));
     const starts: number[] = [];
     this.matchers.forEach((m, gi) => {
+      if (!this.globs[gi]!.startsWith('/')) {
+        this.opaque.push(gi);
+        return;
+      }
       for (const segs of m.set as Segment[][]) {
         starts.push(this.globOf.length);
         for (const seg of segs) {
@@ -73,10 +77,16 @@ export class GlobSet {
     return this.stepState(state as State, name);
   }
 
-  /** Index of the first glob (in the given order) that matches `p`, among the candidates of `state`; -1 if none. */
+  /** Index of the first glob (in the given order) that matches `p`, the path at `state`; -1 if none. */
   firstMatch(state: GlobState, p: string): number {
-    for (const gi of state.finals) if ((this.matchers[gi] as Minimatch).match(p)) return gi;
+    const candidates = this.opaque.length ? [...new Set([...state.finals, ...this.opaque])].sort((a, b) => a - b) : state.finals;
+    for (const gi of candidates) if ((this.matchers[gi] as Minimatch).match(p)) return gi;
     return -1;
+  }
+
+  /** Whether a glob could match something below `p`, the directory at `state`. */
+  descends(state: GlobState, p: string): boolean {
+    return state.alive || this.opaque.some((gi) => (this.matchers[gi] as Minimatch).match(p, true));
   }
 
   private stepState(s: State, name: string): State {
