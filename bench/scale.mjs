@@ -111,7 +111,11 @@ export async function runScaleBench({ Sandbox, work, timeIt, quick = false }) {
   for (const [scenario, make] of scenarios) await measure(ctx, path.join(work, `scale-warmup-${scenario.replace(' ', '-')}`), scenario, make, 100, 5);
   const rows = [];
   for (const [scenario, make] of scenarios) {
-    for (const count of COUNTS) rows.push(await measure(ctx, path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`), scenario, make, count, n));
+    for (const count of COUNTS) {
+      // The kernel tears the previous rows' namespaces down after they exit; let that finish first.
+      await new Promise((r) => setTimeout(r, 500));
+      rows.push(await measure(ctx, path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`), scenario, make, count, n));
+    }
   }
   const ms = (s) => (s ? s.median.toFixed(2) : '–');
   const markdown = [
