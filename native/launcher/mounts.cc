@@ -186,10 +186,46 @@ int mask_source() {
   return fs = mnt.release();
 }
 
+// The directory of the last mask, looked up once for all the masks in it (the plan sorts masks by
+// depth, then path, so the masks of one directory come one after another) instead of a lookup of
+// the whole path per mask; the kernel's clone and attach of each mask remain most of its cost.
+// Reusing it is exact: a mask mounted on a child of the directory changes neither the directory
+// nor the lookup of its other children. Any other op forgets it, and a mask in another directory
+// replaces it, so the next lookup sees every mount made so far. A directory that does not exist is
+// remembered as such: none of its children exist.
+struct MaskParent {
+  std::string path;
+  int fd = -1;
+  int err = 0;
+} g_mask_parent;
+
+void forget_mask_parent() {
+  if (g_mask_parent.fd >= 0) ::close(g_mask_parent.fd);
+  g_mask_parent = MaskParent{};
+}
+
+// Opens a mask's target: its directory (shared with the previous mask when the same) plus the name.
+int open_mask_target(const std::string& dst) {
+  const size_t slash = dst.rfind('/');
+  if (slash == 0 || slash == std::string::npos) return open_mountpoint(dst, true, false);
+  const std::string parent = dst.substr(0, slash);
+  if (g_mask_parent.path != parent) {
+    forget_mask_parent();
+    g_mask_parent.path = parent;
+    g_mask_parent.fd = open_mountpoint(parent, true, false);
+    g_mask_parent.err = g_mask_parent.fd < 0 ? errno : 0;
+  }
+  if (g_mask_parent.fd < 0) {
+    errno = g_mask_parent.err;
+    return -1;
+  }
+  return open_no_symlinks(g_mask_parent.fd, dst.c_str() + slash + 1, O_PATH);
+}
+
 // Masks a denied path: the empty, read-only, mode-000 directory over a directory, or the empty
 // mode-000 file over anything else. A path that does not exist has nothing to hide and is skipped.
 bool mask(const MountOp& op) {
-  Fd target(open_mountpoint(op.dst, true, false));
+  Fd target(open_mask_target(op.dst));
   if (!target.ok()) {
     if (errno == ENOENT) return true;
     return fail("mask", "openat2", op.dst.c_str());
@@ -258,6 +294,7 @@ bool make_leaf(const MountOp& op) {
 bool apply(const MountOp& op) {
   constexpr unsigned kRo = abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev;
   constexpr unsigned kRw = abi::kMountAttrNosuid | abi::kMountAttrNodev;
+  if (op.kind != MountKind::kMask) forget_mask_parent();
   switch (op.kind) {
     case MountKind::kBindRo: return bind(op, kRo);
     case MountKind::kBindRw: return bind(op, kRw);
@@ -297,6 +334,7 @@ bool apply_protections(const std::vector<MountOp>& ops) {
       if (!(ok = apply(op))) break;
     }
   }
+  forget_mask_parent();
   ::close(g_newroot_fd);
   g_newroot_fd = -1;
   return ok;
@@ -335,6 +373,7 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   }
   TRACE_STEP("mount: all ops");
 
+  forget_mask_parent();
   ::close(g_newroot_fd);
   // Detach the host tree, then make /newroot the root and drop the scratch tmpfs with it.
   if (::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");

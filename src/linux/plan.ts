@@ -2,7 +2,7 @@
 //
 // The static part (everything but argv/env/cwd) is computed and encoded once per Sandbox; a command
 // only adds its own records in front of it, so the per-command cost is one Buffer.concat.
-import { readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 import { CordonError } from '../errors.js';
@@ -52,29 +52,44 @@ function depth(p: string): number {
   return p === '/' ? 0 : n;
 }
 
-/** `p` and its ancestors, deepest first ('/a/b' → '/a/b', '/a', '/'). */
-function* selfAndAncestors(p: string): Generator<string> {
-  let cur = p;
-  for (;;) {
-    yield cur;
-    if (cur === '/') return;
-    const slash = cur.lastIndexOf('/');
-    cur = slash <= 0 ? '/' : cur.slice(0, slash);
-  }
-}
+const READ = 1;
+const WRITE = 2;
+const SPECIAL = 4;
+const DENY = 8;
+const LINK = 16;
 
-/** Whether `p` is (at or below) one of `roots`: a walk up `p`'s ancestors, O(depth). */
-function under(p: string, roots: ReadonlySet<string>, strictly = false): boolean {
-  for (const a of selfAndAncestors(p)) if (roots.has(a) && !(strictly && a === p)) return true;
-  return false;
+/**
+ * Which kinds of root (READ, WRITE, …) sit at a path and above it. The flags of every directory's
+ * ancestors are remembered, so a thousand masks in one directory cost one walk up, not a thousand.
+ */
+class Roots {
+  private readonly at = new Map<string, number>();
+  private readonly upTo = new Map<string, number>();
+
+  add(paths: Iterable<string>, flag: number): void {
+    for (const p of paths) this.at.set(p, (this.at.get(p) ?? 0) | flag);
+    this.upTo.clear();
+  }
+
+  /** Flags of the roots strictly above `p`. */
+  above(p: string): number {
+    return p === '/' ? 0 : this.atOrAbove(path.dirname(p));
+  }
+
+  /** Flags of the roots at `p` or above it. */
+  atOrAbove(p: string): number {
+    let f = this.upTo.get(p);
+    if (f === undefined) {
+      f = (this.at.get(p) ?? 0) | this.above(p);
+      this.upTo.set(p, f);
+    }
+    return f;
+  }
 }
 
 /** The mount tree, parents before children; deny wins over every bind at the same or a deeper path. */
 export function mountOps(policy: Policy): MountOp[] {
   const { fs } = policy;
-  const deny = new Set(fs.deny);
-  const reads = new Set(fs.read);
-  const writes = new Set(fs.write);
   const base: MountOp[] = [
     { kind: 'tmpfs', src: '', dst: '/tmp', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
     { kind: 'tmpfs', src: '', dst: '/dev', opt: 'mode=0755,size=65536,nr_inodes=256' },
@@ -91,32 +106,39 @@ export function mountOps(policy: Policy): MountOp[] {
     { kind: 'proc', src: '', dst: '/proc', opt: '' },
   ];
   const special = new Set(['/tmp', '/dev', '/proc']);
+  const roots = new Roots();
+  roots.add(fs.read, READ);
+  roots.add(fs.write, WRITE);
+  roots.add(special, SPECIAL);
+  roots.add(fs.deny, DENY);
   const binds: MountOp[] = [];
-  const links = new Set<string>();
+  const links: string[] = [];
   for (const r of fs.read) {
-    if (special.has(r) || under(r, deny)) continue;
-    if (under(r, writes)) continue; // write implies read
-    if (under(r, reads, true)) continue; // already inside a read bind
+    if (special.has(r) || roots.atOrAbove(r) & DENY) continue;
+    if (roots.atOrAbove(r) & WRITE) continue; // write implies read
+    if (roots.above(r) & READ) continue; // already inside a read bind
     let link: string | undefined;
     try {
-      link = readlinkSync(r);
+      // lstat first: readlink on a directory would throw (an exception costs more than the syscall).
+      link = lstatSync(r, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(r) : undefined;
     } catch {
       link = undefined;
     }
-    if (link !== undefined) links.add(r);
+    if (link !== undefined) links.push(r);
     binds.push(link !== undefined ? { kind: 'symlink', src: link, dst: r, opt: '' } : { kind: 'bind-ro', src: r, dst: r, opt: '' });
   }
-  for (const w of fs.write) if (!special.has(w) && !under(w, deny)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
-  const visible = (p: string) => under(p, reads) || under(p, writes) || under(p, special);
+  for (const w of fs.write) if (!special.has(w) && !(roots.atOrAbove(w) & DENY)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
+  const visible = (p: string) => (roots.atOrAbove(p) & (READ | WRITE | SPECIAL)) !== 0;
   const pinned = new Set<string>();
   for (const p of fs.protected) {
-    if (under(p, deny) || !under(p, writes)) continue;
+    if (roots.atOrAbove(p) & DENY || !(roots.atOrAbove(p) & WRITE)) continue;
     binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
-    // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy.
-    const parent = path.dirname(p);
-    if (under(parent, writes, true) && !pinned.has(parent)) {
-      pinned.add(parent);
-      binds.push({ kind: 'pin', src: '', dst: parent, opt: '' });
+    // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy,
+    // and every directory above it up to the writable root, as above a mask: the walk for masks
+    // below stops at the first pinned directory, so a pinned directory has its ancestors pinned.
+    for (let dir = path.dirname(p); !pinned.has(dir) && roots.above(dir) & WRITE; dir = path.dirname(dir)) {
+      pinned.add(dir);
+      binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
     }
   }
   // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
@@ -124,9 +146,9 @@ export function mountOps(policy: Policy): MountOp[] {
   // can then rename neither a masked file nor anything above it (EBUSY), so a concurrent command
   // of the same Sandbox cannot move a secret out from under the mask another is about to place.
   for (const d of fs.deny) {
-    if (!visible(d) || under(d, deny, true)) continue;
+    if (!visible(d) || roots.above(d) & DENY) continue;
     binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
-    for (let dir = path.dirname(d); under(dir, writes, true) && !pinned.has(dir); dir = path.dirname(dir)) {
+    for (let dir = path.dirname(d); !pinned.has(dir) && roots.above(dir) & WRITE; dir = path.dirname(dir)) {
       pinned.add(dir);
       binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
     }
@@ -140,7 +162,8 @@ export function mountOps(policy: Policy): MountOp[] {
       (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0),
   );
   // A symlinked read root makes its children unreachable as paths; drop binds below one.
-  return [...base, ...binds.filter((b) => !under(b.dst, links, true))];
+  roots.add(links, LINK);
+  return [...base, ...(links.length ? binds.filter((b) => !(roots.above(b.dst) & LINK)) : binds)];
 }
 
 export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {

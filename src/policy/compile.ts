@@ -19,9 +19,11 @@ import {
   TREE_SECRET_GLOBS,
   TREE_SECRET_PRUNE,
 } from './defaults.js';
+import { deepFreeze } from './freeze.js';
 import { GlobIndex } from './globscan.js';
 import { findSockets } from './sockets.js';
 import { parseNetRule } from './netrules.js';
+import { realPaths } from './realpaths.js';
 import type { NetRule, Policy, RuleOrigin, SecretRef } from './policy.js';
 import { parseSize } from './sizes.js';
 
@@ -43,29 +45,36 @@ interface Ctx {
   source: string;
 }
 
-function fail(where: string, raw: string, problem: Problem): never {
+function failAt(where: string, raw: string, problem: Problem): never {
   throw new CordonError('POLICY_INVALID', `${where}: "${raw}": ${problem.message}`, { path: where, hint: problem.hint });
 }
 
-/** Expands ~ and ${…} variables; the result must be an absolute path without `..` segments. */
-export function expandPath(raw: string, ctx: Ctx, field: string): string {
+const NOT_NORMAL = /\/\/|\/\.(?:\/|$)|.\/$/;
+
+/** Expands ~ and ${…} variables; the result must be an absolute path without `..` segments. `field` names the entry in errors. */
+export function expandPath(raw: string, ctx: Ctx, field: string | (() => string)): string {
+  function fail(r: string, problem: Problem): never {
+    return failAt(typeof field === 'string' ? field : field(), r, problem);
+  }
   let p = raw;
   if (p === '~' || p.startsWith('~/')) p = ctx.home + p.slice(1);
-  p = p.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
+  if (p.includes('${')) p = p.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
     if (name === 'workspace') return ctx.workspace;
     if (name === 'home') return ctx.home;
     if (name === 'tmp') return '/tmp';
     if (name.startsWith('env:')) {
       const v = ctx.env[name.slice(4)];
       if (v === undefined || v === '') {
-        fail(field, raw, { message: `environment variable ${name.slice(4)} is not set`, hint: 'set it in the environment cordon runs in, or drop the rule' });
+        fail(raw, { message: `environment variable ${name.slice(4)} is not set`, hint: 'set it in the environment cordon runs in, or drop the rule' });
       }
       return v;
     }
-    fail(field, raw, { message: `unknown variable \${${name}}`, hint: 'known variables: ${workspace}, ${home}, ${tmp}, ${env:NAME}' });
+    fail(raw, { message: `unknown variable \${${name}}`, hint: 'known variables: ${workspace}, ${home}, ${tmp}, ${env:NAME}' });
   });
   const problem = expandedPathProblem(p);
-  if (problem) fail(field, raw, problem);
+  if (problem) fail(raw, problem);
+  // Already normal (the common case): no `//`, no `.` segment, no trailing slash.
+  if (!NOT_NORMAL.test(p)) return p;
   return path.normalize(p).replace(/(.)\/$/, '$1');
 }
 
@@ -74,6 +83,15 @@ function realOrUndefined(p: string): string | undefined {
     return realpathSync.native(p); // one realpath(3) call, not an lstat per component
   } catch {
     return undefined;
+  }
+}
+
+/** Whether `p` is a symlink; false when it is missing or unreachable (no exception thrown: lookups of missing paths are the common case). */
+function isSymlink(p: string): boolean {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+  } catch {
+    return false;
   }
 }
 
@@ -94,22 +112,25 @@ interface GlobPlan {
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
 }
-const globPlans = new WeakMap<Policy, GlobPlan>();
+/** Each compiled policy's glob plan, with the glob hits its deny list holds. */
+const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();
 
-function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
+/** The glob hits now; `pass` as in dircache.ts (one per compile, one per refresh). */
+function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
   const hits = new Map<string, RuleOrigin>();
-  // One walk per set of roots, with all of its globs; each hit is then attributed to its first glob.
+  // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
   for (const s of plan.scans) {
     const key = [...s.roots, '\u0001', ...(s.prune ?? [])].join('\u0000');
-    groups.set(key, [...(groups.get(key) ?? []), s]);
+    const group = groups.get(key);
+    if (group) group.push(s);
+    else groups.set(key, [s]);
   }
   for (const scans of groups.values()) {
-    const found = plan.index.match(scans[0]!.roots, scans.map((s) => s.glob), scans[0]!.prune);
-    for (const hit of found) {
+    const found = plan.index.matchAttributed(scans[0]!.roots, scans.map((s) => s.glob), scans[0]!.prune, pass);
+    for (const [hit, gi] of found) {
       if (plan.allowSecrets.has(hit) || hits.has(hit)) continue;
-      const by = scans.find((s) => plan.index.matches(s.glob, hit)) ?? scans[0]!;
-      hits.set(hit, by.origin);
+      hits.set(hit, (scans[gi] ?? scans[0]!).origin);
     }
   }
   return hits;
@@ -121,14 +142,16 @@ function globHits(plan: GlobPlan): Map<string, RuleOrigin> {
  * The cost is one stat per directory under the scanned trees (none in `trusted` watcher mode).
  */
 export function refreshGlobDenies(policy: Policy): Policy {
-  const plan = globPlans.get(policy);
-  if (!plan || plan.scans.length === 0) return policy;
-  const hits = globHits(plan);
+  const known = globPlans.get(policy);
+  if (!known || known.plan.scans.length === 0) return policy;
+  const { plan } = known;
+  const hits = globHits(plan, {});
+  // The same hits make the same deny list (literal ∪ hits): nothing to rebuild.
+  if (hits.size === known.hits.size && [...hits.keys()].every((h) => known.hits.has(h))) return policy;
   const deny = [...new Set([...plan.literal, ...hits.keys()])].sort();
-  if (deny.length === policy.fs.deny.length && deny.every((d, i) => d === policy.fs.deny[i])) return policy;
   const provenance = policy.provenance && { ...policy.provenance, deny: { ...policy.provenance.deny, ...Object.fromEntries(hits) } };
   const next = deepFreeze({ ...policy, fs: { ...policy.fs, deny }, ...(provenance ? { provenance } : {}) });
-  globPlans.set(next, plan);
+  globPlans.set(next, { plan, hits: new Set(hits.keys()) });
   return next;
 }
 
@@ -157,7 +180,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
 
   /** `file:line:col filesystem.write[0]` of an entry, or the field name when its origin is unknown. */
   function where(field: string, value?: string): string {
-    const base = field.replace(/\[\d+\]$/, '');
+    const base = field.endsWith(']') ? field.replace(/\[\d+\]$/, '') : field;
     const o = originOf(profile, base, value) ?? originOf(profile, field);
     return o ? describeOrigin(o) : `${ctx.source}: ${field}`;
   }
@@ -165,9 +188,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const builtin = (what: string, value: string): RuleOrigin => ({ rule: value, source: `built-in: ${what}` });
 
   const expandAll = (list: readonly string[] | undefined, field: string): Array<[string, string]> =>
-    (list ?? []).map((raw) => [raw, expandPath(raw, ctx, where(field, raw))]);
+    (list ?? []).map((raw) => [raw, expandPath(raw, ctx, () => where(field, raw))]);
   const literal = (list: Array<[string, string]>, field: string): Array<[string, string]> => {
-    for (const [raw, p] of list) if (GLOB_CHARS.test(p)) fail(where(field, raw), raw, { message: `globs are only allowed in filesystem.deny` });
+    for (const [raw, p] of list) if (GLOB_CHARS.test(p)) failAt(where(field, raw), raw, { message: `globs are only allowed in filesystem.deny` });
     return list;
   };
 
@@ -179,17 +202,20 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const writeRaw = literal(expandAll(fs.write, 'filesystem.write'), 'filesystem.write');
   for (const [raw, p] of writeRaw) {
     if (isBroadWrite(p, home) && !unsafe.allowBroadWrite) {
-      fail(where('filesystem.write', raw), raw, {
+      failAt(where('filesystem.write', raw), raw, {
         message: `makes ${p === '/' ? 'the whole host' : `${p} (a system or home tree)`} writable`,
         hint: 'name the directories that need writing; to mean it, set "unsafe": {"allowBroadWrite": true}',
       });
     }
   }
   const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin>, deny: {} as Record<string, RuleOrigin> };
+  // One look at the filesystem for the whole compile: each directory is stat'ed once (dircache.ts).
+  const pass = {};
+  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p), pass);
   const resolveRoots = (list: Array<[string, string]>, field: 'read' | 'write', dflt: boolean): string[] => {
     const out = new Set<string>();
     for (const [raw, p] of list) {
-      const real = realOrUndefined(p);
+      const real = rootReals.get(p);
       if (!real) continue;
       out.add(real);
       prov[field][real] ??= dflt ? builtin('default system paths (no filesystem.read in the profile)', raw) : origin(`filesystem.${field}`, raw);
@@ -200,14 +226,12 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const write = resolveRoots(writeRaw, 'write', false).filter((p) => p !== '/tmp');
   const read = resolveRoots(readRaw, 'read', !fs.read);
   // Read roots that are symlinks (merged /usr: /bin -> usr/bin) stay visible as links.
+  const readSet = new Set(read);
   for (const [raw, p] of readRaw) {
-    try {
-      if (lstatSync(p).isSymbolicLink() && !read.includes(p)) {
-        read.push(p);
-        prov.read[p] ??= fs.read ? origin('filesystem.read', raw) : builtin('default system paths', raw);
-      }
-    } catch {
-      /* missing: grants nothing */
+    if (isSymlink(p) && !readSet.has(p)) {
+      readSet.add(p);
+      read.push(p);
+      prov.read[p] ??= fs.read ? origin('filesystem.read', raw) : builtin('default system paths', raw);
     }
   }
   read.sort();
@@ -216,13 +240,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const protectedPaths = literal(expandAll(fs.protected, 'filesystem.protected'), 'filesystem.protected');
   for (const [raw, p] of protectedPaths) {
     prov.protected[p] ??= origin('filesystem.protected', raw);
-    let link = false;
-    try {
-      link = lstatSync(p).isSymbolicLink();
-    } catch {
-      /* missing: protected all the same (nothing to follow) */
-    }
-    if (link) {
+    // A missing path is protected all the same (nothing to follow).
+    if (isSymlink(p)) {
       throw new CordonError('POLICY_INVALID', `${where('filesystem.protected', raw)}: protected path is a symlink: ${p} -> refusing to run`, {
         path: 'filesystem.protected',
         hint: 'remove the link or its target from the workspace',
@@ -235,18 +254,11 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const deny = new Set<string>();
   // prune: directory names the walk does not enter (built-in dotenv globs only; a profile's own globs are exact).
   const denyGlobs: Array<{ glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
+  // Literal paths are denied together with their real targets, resolved in one batch (realpaths.ts).
+  const literalDeny: Array<[string, RuleOrigin]> = [];
   const addDeny = (p: string, o: RuleOrigin) => {
-    if (GLOB_CHARS.test(p)) {
-      denyGlobs.push({ glob: p, origin: o });
-      return;
-    }
-    deny.add(p);
-    prov.deny[p] ??= o;
-    const real = realOrUndefined(p);
-    if (real && real !== p) {
-      deny.add(real);
-      prov.deny[real] ??= o;
-    }
+    if (GLOB_CHARS.test(p)) denyGlobs.push({ glob: p, origin: o });
+    else literalDeny.push([p, o]);
   };
   for (const [raw, p] of expandAll(fs.deny, 'filesystem.deny')) addDeny(p, origin('filesystem.deny', raw));
   for (const rel of HOME_SECRETS) {
@@ -256,7 +268,17 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
   // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask them.
   if ([...read, ...write].some((r) => isUnder(home, r))) {
-    for (const sock of findSockets(home).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
+    for (const sock of findSockets(home, undefined, undefined, pass).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
+  }
+  const reals = realPaths(literalDeny.map(([p]) => p), pass);
+  for (const [p, o] of literalDeny) {
+    deny.add(p);
+    prov.deny[p] ??= o;
+    const real = reals.get(p);
+    if (real && real !== p) {
+      deny.add(real);
+      prov.deny[real] ??= o;
+    }
   }
   // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
   const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
@@ -265,17 +287,18 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     for (const g of HOME_SECRET_GLOBS) if (!allowSecrets.has(path.join(home, g))) denyGlobs.push({ glob: path.join(home, g), origin: builtin('dotenv files in the home (HOME_SECRET_GLOBS)', g) });
   }
   const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
+  const visibleRoots = [...read, ...write];
   for (const { glob, origin: o, prune } of denyGlobs) {
     // Globs with a literal directory prefix are matched only below it, and only where it is visible.
     const segs = glob.split('/');
     const base = segs.findIndex((seg) => GLOB_CHARS.test(seg));
     const prefix = segs.slice(0, base).join('/') || '/';
-    const roots = [...read, ...write].filter((r) => isUnder(prefix, r) || isUnder(r, prefix));
+    const roots = visibleRoots.filter((r) => isUnder(prefix, r) || isUnder(r, prefix));
     if (roots.length === 0) continue;
     scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o, prune });
   }
   const plan: GlobPlan = { literal: [...deny], scans, allowSecrets, index: options.globIndex ?? new GlobIndex() };
-  const hits = globHits(plan);
+  const hits = globHits(plan, pass);
   for (const [hit, o] of hits) {
     deny.add(hit);
     prov.deny[hit] ??= o;
@@ -287,9 +310,9 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     (list ?? []).forEach((text, i) => {
       const src = where(`network.${action}[${i}]`, text);
       const parsed = parseNetRule(text, action, src, net.allowPrivate ?? false);
-      if (!parsed.ok) fail(src, text, { message: parsed.reason });
+      if (!parsed.ok) failAt(src, text, { message: parsed.reason });
       if (action === 'allow' && isAnyHost(parsed.rule.host) && !unsafe.allowAnyHost) {
-        fail(src, text, { message: 'allows every host', hint: 'to mean it, set "unsafe": {"allowAnyHost": true}' });
+        failAt(src, text, { message: 'allows every host', hint: 'to mean it, set "unsafe": {"allowAnyHost": true}' });
       }
       rules.push(parsed.rule);
     });
@@ -299,7 +322,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const firstAllow = rules.find((r) => r.action === 'allow');
   if (mode === 'none' && firstAllow) {
     // Inert rules are a reviewer's trap: the profile reads as if it allowed something.
-    fail(firstAllow.source, formatRule(firstAllow), {
+    failAt(firstAllow.source, formatRule(firstAllow), {
       message: `network allow rules have no effect: network.mode is "none" (${where('network.mode')})`,
       hint: 'set "network": {"mode": "allowlist"} to use them, or drop them',
     });
@@ -309,7 +332,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const size = (v: number | string | undefined, field: string, dflt?: number): number | undefined => {
     if (v === undefined) return dflt;
     const n = parseSize(v);
-    if (n === undefined) fail(where(`limits.${field}`), String(v), { message: 'bad size', hint: 'a size like 512m, 2g or 65536' });
+    if (n === undefined) failAt(where(`limits.${field}`), String(v), { message: 'bad size', hint: 'a size like 512m, 2g or 65536' });
     return n;
   };
 
@@ -325,7 +348,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   for (const [name, src] of Object.entries(doc.secrets ?? {})) {
     const source = where(`secrets.${name}`);
     const matchesDeny = envDeny.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
-    if (matchesDeny) fail(source, name, { message: 'the secret is handed over as a variable that env.deny refuses', hint: 'rename the secret or drop the env.deny entry' });
+    if (matchesDeny) failAt(source, name, { message: 'the secret is handed over as a variable that env.deny refuses', hint: 'rename the secret or drop the env.deny entry' });
     secrets.push(
       'fromEnv' in src
         ? { name, fromEnv: src.fromEnv, source }
@@ -373,14 +396,6 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     provenance: { ...prov, env: envProv, fields },
   };
   const frozen = deepFreeze(policy);
-  globPlans.set(frozen, plan);
+  globPlans.set(frozen, { plan, hits: new Set(hits.keys()) });
   return frozen;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
 }

@@ -1,31 +1,16 @@
-// cordon – finds the files a deny glob (`**/.env`) matches, keeping a per-directory cache so a rescan costs one stat per directory.
+// cordon – finds the files deny globs (`**/.env`) match: one walk for all globs of a tree, with listings and verdicts reused per unchanged directory.
 //
-// A directory's mtime changes whenever an entry is created, removed or renamed in it, so a directory
-// whose mtime is unchanged since it was read has the same entries: its listing and its glob hits are
-// reused. A watcher (watch.ts) may also mark directories dirty; in `trusted` mode only those are
-// re-read and the stat walk is skipped altogether.
-import { readdirSync, statSync } from 'node:fs';
+// Listings come from the process-wide cache (dircache.ts: one stat per directory to reuse one), and
+// the verdicts for a listing (which entries match, which subdirectories to enter) are kept with it,
+// so a rescan of an unchanged tree costs one stat per directory. A watcher may mark directories
+// dirty; in `trusted` mode only those are re-read and the stat walk is skipped altogether.
 import path from 'node:path';
 
 import { Minimatch } from 'minimatch';
 
 import { CordonError } from '../errors.js';
-
-interface DirEntry {
-  readonly name: string;
-  readonly isDir: boolean;
-}
-
-interface CachedDir {
-  /** mtime and inode (as bigint ns) when the listing was taken; -1n when unreadable. */
-  mtime: bigint;
-  ino: bigint;
-  entries: readonly DirEntry[];
-  /** Per glob set: the entries that match, and the subdirectories to descend into. */
-  results: Map<string, { hits: readonly string[]; descend: readonly string[] }>;
-  /** The directory had changed just before it was read: the listing may miss a same-tick change. */
-  recent: boolean;
-}
+import { listDir } from './dircache.js';
+import { GlobSet, type GlobState } from './globset.js';
 
 export interface GlobScanStats {
   /** Directories visited in the last match(). */
@@ -34,8 +19,34 @@ export interface GlobScanStats {
   reread: number;
 }
 
+/** What a listing yields for one glob set: hits (with the index of their first glob) and where to descend. */
+interface Verdicts {
+  readonly hits: ReadonlyArray<readonly [string, number]>;
+  readonly descend: ReadonlyArray<readonly [string, GlobState]>;
+}
+
+/** A glob set with one of its prune lists: the key its verdicts are stored under. */
+interface Scan {
+  readonly set: GlobSet;
+  readonly prune: ReadonlySet<string>;
+}
+
+/** Glob sets are shared by every GlobIndex of the process, so their verdicts are too. */
+const scans = new Map<string, Scan>();
+const MAX_SCANS = 256;
+
+function scanFor(globs: readonly string[], prune: readonly string[]): Scan {
+  const key = [...globs, '\u0001', ...prune].join('\u0000');
+  let scan = scans.get(key);
+  if (!scan) {
+    if (scans.size >= MAX_SCANS) scans.clear();
+    scan = { set: new GlobSet(globs), prune: new Set(prune) };
+    scans.set(key, scan);
+  }
+  return scan;
+}
+
 export class GlobIndex {
-  private readonly dirs = new Map<string, CachedDir>();
   private readonly dirty = new Set<string>();
   private readonly matchers = new Map<string, Minimatch>();
   /** Set by a watcher once it covers every root: skip the stat walk, re-read only dirty directories. */
@@ -49,47 +60,11 @@ export class GlobIndex {
     this.dirty.add(dir);
   }
 
-  private matcher(glob: string): Minimatch {
-    let m = this.matchers.get(glob);
-    if (!m) {
-      m = new Minimatch(glob, { dot: true });
-      this.matchers.set(glob, m);
-    }
-    return m;
-  }
-
   /** Whether one glob matches a path (same options as match()). */
   matches(glob: string, p: string): boolean {
-    return this.matcher(glob).match(p);
-  }
-
-  private listing(dir: string): CachedDir | undefined {
-    const cached = this.dirs.get(dir);
-    if (cached && this.trusted && !this.dirty.has(dir)) return cached;
-    let st;
-    try {
-      st = statSync(dir, { bigint: true });
-    } catch {
-      this.dirs.delete(dir);
-      return undefined;
-    }
-    if (cached && !cached.recent && !this.dirty.has(dir) && cached.mtime === st.mtimeNs && cached.ino === st.ino) return cached;
-    this.dirty.delete(dir);
-    this.stats.reread++;
-    let entries: DirEntry[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
-    } catch {
-      entries = [];
-    }
-    // The stat before readdir: a change in between shows up as a newer mtime next time.
-    // Timestamps advance in timer ticks (~4 ms): an entry created in the same tick as this read would
-    // leave the mtime unchanged. A listing of a directory changed within the last 100 ms is therefore
-    // read again next time rather than trusted.
-    const recent = BigInt(Date.now()) * 1_000_000n - st.mtimeNs < 100_000_000n;
-    const fresh: CachedDir = { mtime: st.mtimeNs, ino: st.ino, entries, results: new Map(), recent };
-    this.dirs.set(dir, fresh);
-    return fresh;
+    let m = this.matchers.get(glob);
+    if (!m) this.matchers.set(glob, (m = new Minimatch(glob, { dot: true })));
+    return m.match(p);
   }
 
   /**
@@ -97,43 +72,53 @@ export class GlobIndex {
    * Symlinks are not followed; a matching directory is returned and not descended into; directories
    * named in `prune` are not entered.
    */
-  match(roots: readonly string[], globs: readonly string[], prune: readonly string[] = []): string[] {
-    const matchers = globs.map((g) => this.matcher(g));
-    const pruned = new Set(prune);
-    const key = [...globs, '\u0001', ...prune].join('\u0000');
-    const out: string[] = [];
+  match(roots: readonly string[], globs: readonly string[], prune: readonly string[] = [], pass?: object): string[] {
+    return this.matchAttributed(roots, globs, prune, pass).map(([p]) => p);
+  }
+
+  /**
+   * Like match(), each hit with the index in `globs` of the first glob that matches it; sorted by
+   * path. `pass`: see dircache.ts (directories found current earlier in the same pass are not stat'ed).
+   */
+  matchAttributed(roots: readonly string[], globs: readonly string[], prune: readonly string[] = [], pass?: object): Array<[string, number]> {
+    const scan = scanFor(globs, prune);
+    const out: Array<[string, number]> = [];
     let seen = 0;
     this.stats.dirs = 0;
     this.stats.reread = 0;
-    const walk = (dir: string): void => {
-      const cached = this.listing(dir);
+    const walk = (dir: string, state: GlobState): void => {
+      const listing = listDir(dir, { trust: this.trusted, force: this.dirty.delete(dir), onRead: () => this.stats.reread++, pass });
       this.stats.dirs++;
-      if (!cached) return;
-      seen += cached.entries.length;
+      if (!listing) return;
+      seen += listing.entries.length;
       if (seen > this.limit) {
         throw new CordonError('POLICY_INVALID', `deny globs: more than ${this.limit} entries under ${roots.join(', ')}`, {
           hint: 'narrow the writable trees or the deny globs',
         });
       }
-      // Matching is per directory listing too: an unchanged directory reuses its verdicts.
-      let result = cached.results.get(key);
-      if (!result) {
-        const hits: string[] = [];
-        const descend: string[] = [];
-        for (const e of cached.entries) {
+      let verdicts = listing.derived.get(scan) as Verdicts | undefined;
+      if (!verdicts) {
+        const hits: Array<readonly [string, number]> = [];
+        const descend: Array<readonly [string, GlobState]> = [];
+        for (const e of listing.entries) {
+          const next = scan.set.step(state, e.name);
           const p = dir === '/' ? `/${e.name}` : `${dir}/${e.name}`;
-          if (matchers.some((m) => m.match(p))) hits.push(p);
-          // Descend only where a pattern could still match below (partial match): a depth-bounded
-          // glob such as ~/*/*/.env never walks the whole tree; `**` patterns walk everything.
-          else if (e.isDir && !pruned.has(e.name) && matchers.some((m) => m.match(p, true))) descend.push(p);
+          const gi = scan.set.firstMatch(next, p);
+          if (gi >= 0) hits.push([p, gi]);
+          // Descend only where a glob could still match below: a depth-bounded glob such as
+          // ~/*/*/.env never walks the whole tree; `**` patterns walk everything.
+          else if (e.isDir && !scan.prune.has(e.name) && scan.set.descends(next, p)) descend.push([p, next]);
         }
-        result = { hits, descend };
-        cached.results.set(key, result);
+        verdicts = { hits, descend };
+        listing.derived.set(scan, verdicts);
       }
-      out.push(...result.hits);
-      for (const sub of result.descend) walk(sub);
+      for (const h of verdicts.hits) out.push([h[0], h[1]]);
+      for (const [sub, next] of verdicts.descend) walk(sub, next);
     };
-    for (const root of new Set(roots)) walk(path.resolve(root));
-    return out.sort();
+    for (const root of new Set(roots)) {
+      const dir = path.resolve(root);
+      walk(dir, scan.set.stateAt(dir));
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 }

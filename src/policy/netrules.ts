@@ -39,8 +39,24 @@ function validHost(host: string): string | undefined {
   return undefined;
 }
 
+/** Host and ports of a rule text, or why it is not one; parsed once per text (a profile is linted, then compiled). */
+type Parsed = { host: string; ports: ReadonlyArray<readonly [number, number]> } | { reason: string };
+const parsedTexts = new Map<string, Parsed>();
+const MAX_PARSED = 20_000;
+
 /** Parses `example.com`, `*.example.com:443`, `10.0.0.0/8:5432`, `[::1]:8080`, `host:8000-8100`, `*`. */
 export function parseNetRule(text: string, action: 'allow' | 'deny', source: string, allowPrivate = false): RuleParse {
+  let parsed = parsedTexts.get(text);
+  if (!parsed) {
+    parsed = parseText(text);
+    if (parsedTexts.size >= MAX_PARSED) parsedTexts.clear();
+    parsedTexts.set(text, parsed);
+  }
+  if ('reason' in parsed) return { ok: false, reason: parsed.reason };
+  return { ok: true, rule: { action, host: parsed.host, ports: parsed.ports, allowPrivate, source } };
+}
+
+function parseText(text: string): Parsed {
   const spec = text.trim();
   let host: string;
   let ports: string | undefined;
@@ -57,8 +73,9 @@ export function parseNetRule(text: string, action: 'allow' | 'deny', source: str
   }
   host = host.toLowerCase().replace(/\.$/, '');
   const hostError = validHost(host);
-  if (hostError) return { ok: false, reason: hostError };
+  if (hostError) return { reason: hostError };
   const parsedPorts = parsePorts(ports);
-  if (typeof parsedPorts === 'string') return { ok: false, reason: parsedPorts };
-  return { ok: true, rule: { action, host, ports: parsedPorts, allowPrivate, source } };
+  if (typeof parsedPorts === 'string') return { reason: parsedPorts };
+  // Frozen, so every rule parsed from this text can share them.
+  return { host, ports: Object.freeze(parsedPorts.map((range) => Object.freeze(range))) };
 }

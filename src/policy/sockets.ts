@@ -4,9 +4,11 @@
 // command has (same uid); a read-only mount does not stop it, and Landlock governs path sockets only
 // from ABI 9. So the sockets a readable home holds are found here and masked like denied files.
 // The walk is bounded (depth and directories visited), skips trees that never hold live sockets
-// worth reaching (node_modules, git object stores), and does not follow symlinks.
-import { readdirSync } from 'node:fs';
+// worth reaching (node_modules, git object stores), and does not follow symlinks. Listings come from
+// the process-wide cache (dircache.ts), so a second compile costs one stat per directory.
 import path from 'node:path';
+
+import { listDir } from './dircache.js';
 
 const SKIP = new Set(['node_modules', '.git', '.npm', '.cargo', '.rustup', '.pyenv', '.nvm', '.m2', '.gradle']);
 
@@ -16,7 +18,15 @@ export interface SocketScan {
   truncated: boolean;
 }
 
-export function findSockets(root: string, maxDepth = 4, maxDirs = 5000): SocketScan {
+/** What a listing holds for this walk (kept with the listing while the directory is unchanged). */
+interface Found {
+  sockets: string[];
+  dirs: string[];
+}
+const SOCKETS = {};
+
+/** `pass`: see dircache.ts (directories found current earlier in the same pass are not stat'ed again). */
+export function findSockets(root: string, maxDepth = 4, maxDirs = 5000, pass?: object): SocketScan {
   const sockets: string[] = [];
   let dirs = 0;
   let truncated = false;
@@ -25,17 +35,19 @@ export function findSockets(root: string, maxDepth = 4, maxDirs = 5000): SocketS
       truncated = true;
       return;
     }
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
+    const listing = listDir(dir, { pass });
+    if (!listing) return;
+    let found = listing.derived.get(SOCKETS) as Found | undefined;
+    if (!found) {
+      found = { sockets: [], dirs: [] };
+      for (const e of listing.entries) {
+        if (e.isSocket) found.sockets.push(e.name);
+        else if (e.isDir && !SKIP.has(e.name)) found.dirs.push(e.name);
+      }
+      listing.derived.set(SOCKETS, found);
     }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isSocket()) sockets.push(p);
-      else if (e.isDirectory() && depth < maxDepth && !SKIP.has(e.name)) walk(p, depth + 1);
-    }
+    for (const name of found.sockets) sockets.push(path.join(dir, name));
+    if (depth < maxDepth) for (const name of found.dirs) walk(path.join(dir, name), depth + 1);
   };
   walk(root, 1);
   return { sockets: sockets.sort(), truncated };

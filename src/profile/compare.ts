@@ -1,6 +1,6 @@
 // cordon – what one compiled policy allows that another does not: the engine behind `profile diff` and the managed floor.
 import type { NetRule, Policy, RuleOrigin } from '../policy/policy.js';
-import { formatRule, ruleCovers } from './netmatch.js';
+import { formatRule, RuleIndex } from './netmatch.js';
 
 export type WideningKind = 'read' | 'write' | 'deny' | 'protected' | 'network' | 'env' | 'secret' | 'limit' | 'unsafe';
 
@@ -24,11 +24,33 @@ export function isUnder(p: string, root: string): boolean {
 /** How a policy treats a path: hidden (absent or masked), read-only, or writable. */
 export type Access = 'none' | 'read' | 'write';
 
+const DENY = 1;
+const WRITE = 2;
+const PROTECTED = 4;
+const READ = 8;
+/** Per (frozen) policy: its paths with the kinds of rule at each, so a path costs one walk up its ancestors. */
+const pathKinds = new WeakMap<Policy, Map<string, number>>();
+
+function kindsOf(policy: Policy): Map<string, number> {
+  let kinds = pathKinds.get(policy);
+  if (!kinds) {
+    kinds = new Map();
+    for (const [list, flag] of [[policy.fs.deny, DENY], [policy.fs.write, WRITE], [policy.fs.protected, PROTECTED], [policy.fs.read, READ]] as const) {
+      for (const p of list) kinds.set(p, (kinds.get(p) ?? 0) | flag);
+    }
+    if (Object.isFrozen(policy.fs)) pathKinds.set(policy, kinds);
+  }
+  return kinds;
+}
+
 export function accessOf(policy: Policy, p: string): Access {
-  const { fs } = policy;
-  if (fs.deny.some((d) => isUnder(p, d))) return 'none';
-  if (fs.write.some((w) => isUnder(p, w))) return fs.protected.some((x) => isUnder(p, x)) ? 'read' : 'write';
-  if (fs.read.some((r) => isUnder(p, r))) return 'read';
+  // The kinds of every rule at `p` or above it (isUnder: p itself, every prefix of p before a '/', and /).
+  const kinds = kindsOf(policy);
+  let f = (kinds.get(p) ?? 0) | (kinds.get('/') ?? 0);
+  for (let i = p.lastIndexOf('/'); i >= 0; i = i > 0 ? p.lastIndexOf('/', i - 1) : -1) f |= kinds.get(p.slice(0, i)) ?? 0;
+  if (f & DENY) return 'none';
+  if (f & WRITE) return f & PROTECTED ? 'read' : 'write';
+  if (f & READ) return 'read';
   return 'none';
 }
 
@@ -83,15 +105,16 @@ export function widenings(base: Policy, wider: Policy): Widening[] {
   const allows = (p: Policy) => (p.network.mode === 'allowlist' ? p.network.rules.filter((r) => r.action === 'allow') : []);
   const ruleOrigin = (r: NetRule): RuleOrigin => ({ rule: formatRule(r), source: r.source });
   if (wider.network.mode === 'allowlist' && base.network.mode !== 'host') {
+    const baseAllows = new RuleIndex(allows(base));
     for (const r of allows(wider)) {
-      if (allows(base).some((b) => ruleCovers(b, r))) continue;
-      out.push({ kind: 'network', what: formatRule(r), detail: `allows ${formatRule(r)}${r.allowPrivate ? ' (private addresses too)' : ''}, which no base allow rule covers`, rule: ruleOrigin(r), base: allows(base).map(ruleOrigin) });
+      if (baseAllows.covers(r)) continue;
+      out.push({ kind: 'network', what: formatRule(r), detail: `allows ${formatRule(r)}${r.allowPrivate ? ' (private addresses too)' : ''}, which no base allow rule covers`, rule: ruleOrigin(r), base: baseAllows.rules.map(ruleOrigin) });
     }
   }
   if (wider.network.mode !== 'none') {
-    const wDeny = wider.network.rules.filter((r) => r.action === 'deny');
+    const wDeny = new RuleIndex(wider.network.rules.filter((r) => r.action === 'deny'));
     for (const d of base.network.rules.filter((r) => r.action === 'deny')) {
-      if (wDeny.some((w) => ruleCovers({ ...w, allowPrivate: true }, d))) continue;
+      if (wDeny.covers(d, true)) continue;
       out.push({ kind: 'network', what: formatRule(d), detail: `does not deny ${formatRule(d)}, which the base denies`, base: [ruleOrigin(d)] });
     }
     for (const [name, addrs] of Object.entries(wider.network.hosts)) {

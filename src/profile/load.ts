@@ -4,8 +4,9 @@ import path from 'node:path';
 
 import { CordonError } from '../errors.js';
 import { profilesDir } from '../paths.js';
+import { deepFreeze } from '../policy/freeze.js';
 import type { ProfileDocument } from './schema.js';
-import { formatDiagnostic, formatPath, readProfileSource, type Diagnostic } from './source.js';
+import { formatDiagnostic, formatPath, readProfileSource, type Diagnostic, type ProfileSource } from './source.js';
 
 /** A profile document without the keys that only matter in a file (`extends`, `$schema`). */
 export type ProfileBody = Omit<ProfileDocument, 'extends' | '$schema'>;
@@ -138,6 +139,9 @@ export interface LoadReport {
   diagnostics: Diagnostic[];
 }
 
+/** The merge of a file with its parents, reused while the file's text and every parent are the same. */
+const merges = new WeakMap<ProfileSource, { parents: readonly Profile[]; profile: Profile }>();
+
 function loadFile(file: string, chain: string[], diagnostics: Diagnostic[], seen: Set<string>): Profile | undefined {
   const source = readProfileSource(file);
   // Each file's problems are reported once, even when several profiles extend it.
@@ -145,12 +149,10 @@ function loadFile(file: string, chain: string[], diagnostics: Diagnostic[], seen
   seen.add(file);
   const doc = source.doc;
   if (!doc) return undefined;
-  const parents = doc.extends === undefined ? [] : Array.isArray(doc.extends) ? doc.extends : [doc.extends];
-  let merged: ProfileBody = { version: 1 };
-  const files: string[] = [];
-  const origins = new Map<string, Origin>();
+  const refs = doc.extends === undefined ? [] : Array.isArray(doc.extends) ? doc.extends : [doc.extends];
+  const parents: Profile[] = [];
   let ok = true;
-  parents.forEach((ref, i) => {
+  refs.forEach((ref, i) => {
     const jsonPath = Array.isArray(doc.extends) ? ['extends', i] : ['extends'];
     const fail = (message: string, hint?: string) => {
       diagnostics.push({ severity: 'error', file, ...source.locate(jsonPath), path: formatPath(jsonPath), message, ...(hint ? { hint } : {}) });
@@ -172,14 +174,25 @@ function loadFile(file: string, chain: string[], diagnostics: Diagnostic[], seen
       ok = false;
       return;
     }
+    parents.push(parent);
+  });
+  if (!ok) return undefined;
+  const known = merges.get(source);
+  if (known && known.parents.length === parents.length && known.parents.every((p, i) => p === parents[i])) return known.profile;
+  let merged: ProfileBody = { version: 1 };
+  const files: string[] = [];
+  const origins = new Map<string, Origin>();
+  for (const parent of parents) {
     merged = mergeProfiles(merged, parent.doc);
     files.push(...parent.files.filter((f) => !files.includes(f)));
     for (const [k, o] of parent.origins ?? []) if (!origins.has(k) || !k.includes('\u0000')) origins.set(k, o);
-  });
-  if (!ok) return undefined;
+  }
   const { extends: _extends, $schema: _schema, ...own } = doc;
   recordOrigins(own, file, source.locate, origins);
-  return { name: file, files: [...files, file], doc: mergeProfiles(merged, own), origins };
+  // Frozen: it is shared by every later load of the same files (and lint results are kept per document).
+  const profile: Profile = { name: file, files: [...files, file], doc: deepFreeze(mergeProfiles(merged, own)), origins };
+  merges.set(source, { parents, profile });
+  return profile;
 }
 
 /** Loads a profile and collects every problem of every file in its `extends` chain; never throws. */
@@ -217,8 +230,17 @@ export function loadProfile(ref: string, fromDir?: string): Profile {
   return report.profile;
 }
 
-/** Layers API or CLI options over a profile; their entries are attributed to `label`. */
+/** Whether a value holds nothing: undefined, empty lists, objects of such (`version` aside). */
+function holdsNothing(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (v && typeof v === 'object') return Object.entries(v).every(([k, x]) => k === 'version' || holdsNothing(x));
+  return false;
+}
+
+/** Layers API or CLI options over a profile; their entries are attributed to `label`. No options: the profile itself. */
 export function overlayProfile(profile: Profile, overlay: ProfileBody, label: string): Profile {
+  if (holdsNothing(overlay)) return profile;
   const origins = new Map(profile.origins ?? []);
   recordOrigins(overlay, label, () => undefined, origins);
   return { ...profile, doc: mergeProfiles(profile.doc, overlay), origins };

@@ -26,8 +26,21 @@ interface Range {
   hi: bigint;
 }
 
+/** Ranges by host pattern: comparing a profile with a 1,000-rule floor asks about each host often. */
+const ranges = new Map<string, Range | null>();
+
 /** The address range of an IP or CIDR host pattern; undefined for hostnames and `*`. */
 function ipRange(host: string): Range | undefined {
+  let r = ranges.get(host);
+  if (r === undefined) {
+    r = parseRange(host) ?? null;
+    if (ranges.size >= 20_000) ranges.clear();
+    ranges.set(host, r);
+  }
+  return r ?? undefined;
+}
+
+function parseRange(host: string): Range | undefined {
   const [ip, bits] = host.split('/') as [string, string | undefined];
   const parsed = ipToBigInt(ip);
   if (!parsed) return undefined;
@@ -77,6 +90,43 @@ export function portMatches(ports: NetRule['ports'], port: number): boolean {
 /** Whether rule `a` matches every endpoint rule `b` matches (and, for allow rules, no more private reach). */
 export function ruleCovers(a: NetRule, b: NetRule): boolean {
   return hostCovers(a.host, b.host) && portsCover(a.ports, b.ports) && (!b.allowPrivate || !!a.allowPrivate);
+}
+
+/**
+ * Rules indexed by host, to ask "does any of them cover this rule?" without trying every one: only
+ * rules whose host could cover it by hostCovers are tried (the same host, `*`, a `*.domain` whose
+ * suffix the host ends with, or, for an address, the address rules).
+ */
+export class RuleIndex {
+  private readonly byHost = new Map<string, NetRule[]>();
+  private readonly any: NetRule[] = [];
+  private readonly addresses: NetRule[] = [];
+
+  constructor(readonly rules: readonly NetRule[]) {
+    for (const r of rules) {
+      if (r.host === '*') this.any.push(r);
+      else if (ipRange(r.host)) this.addresses.push(r);
+      else {
+        const list = this.byHost.get(r.host);
+        if (list) list.push(r);
+        else this.byHost.set(r.host, [r]);
+      }
+    }
+  }
+
+  /** Whether some rule covers `b` (ruleCovers); `ignorePrivate` drops the allowPrivate condition. */
+  covers(b: NetRule, ignorePrivate = false): boolean {
+    const ok = (a: NetRule) => hostCovers(a.host, b.host) && portsCover(a.ports, b.ports) && (ignorePrivate || !b.allowPrivate || !!a.allowPrivate);
+    if (this.any.some(ok)) return true;
+    if (b.host === '*') return false;
+    if (ipRange(b.host)) return this.addresses.some(ok);
+    if (this.byHost.get(b.host)?.some(ok)) return true;
+    // `*.example.com` covers hosts ending in `.example.com`: try the wildcard of every such suffix.
+    for (let i = b.host.indexOf('.'); i >= 0; i = b.host.indexOf('.', i + 1)) {
+      if (this.byHost.get(`*${b.host.slice(i)}`)?.some(ok)) return true;
+    }
+    return false;
+  }
 }
 
 export function ruleMatches(rule: NetRule, host: string, port: number): boolean {

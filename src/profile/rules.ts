@@ -32,15 +32,33 @@ export function variableProblem(raw: string): Problem | undefined {
 }
 
 /** Problems of an expanded path (absolute, no `..`); also used after variables are substituted. */
+const DOTDOT_SEGMENT = /(?:^|\/)\.\.(?:\/|$)/;
+
 export function expandedPathProblem(p: string): Problem | undefined {
   if (!p.startsWith('/')) return { message: 'is not absolute', hint: 'start paths with /, ~/ or a variable such as ${workspace}' };
-  if (p.split('/').includes('..')) return { message: 'contains ".." segments', hint: 'write the path without .. so what it grants is plain to see' };
+  if (DOTDOT_SEGMENT.test(p)) return { message: 'contains ".." segments', hint: 'write the path without .. so what it grants is plain to see' };
   if (p.includes('\0')) return { message: 'contains a NUL byte' };
   return undefined;
 }
 
+/** Verdicts of pathProblem by text: a profile's entries are linted when loaded and again when compiled. */
+const pathVerdicts = new Map<string, Problem | null>();
+const MAX_VERDICTS = 20_000;
+
 /** Checks a raw path rule: known variables, absolute once expanded, no `..`, globs only where allowed. */
 export function pathProblem(raw: string, globsAllowed: boolean): Problem | undefined {
+  const key = (globsAllowed ? 'g' : 'l') + raw;
+  let verdict = pathVerdicts.get(key);
+  if (verdict === undefined) {
+    const problem = checkPath(raw, globsAllowed);
+    verdict = problem ? Object.freeze(problem) : null;
+    if (pathVerdicts.size >= MAX_VERDICTS) pathVerdicts.clear();
+    pathVerdicts.set(key, verdict);
+  }
+  return verdict ?? undefined;
+}
+
+function checkPath(raw: string, globsAllowed: boolean): Problem | undefined {
   const v = variableProblem(raw);
   if (v) return v;
   // Variables expand to absolute paths; `~` to the home directory.
@@ -70,8 +88,18 @@ export interface EntryProblem extends Problem {
   path: (string | number)[];
 }
 
+/** Problems of frozen documents (loaded profiles are frozen and shared): linted once. */
+const lintedDocs = new WeakMap<object, readonly EntryProblem[]>();
+
 /** Every entry-level problem in one profile document (positions are added by the caller). */
 export function lintDocument(doc: ProfileDocument): EntryProblem[] {
+  if (!Object.isFrozen(doc)) return lintEntries(doc);
+  let problems = lintedDocs.get(doc);
+  if (!problems) lintedDocs.set(doc, (problems = lintEntries(doc)));
+  return [...problems];
+}
+
+function lintEntries(doc: ProfileDocument): EntryProblem[] {
   const out: EntryProblem[] = [];
   const fs = doc.filesystem ?? {};
   const ack = doc.unsafe ?? {};

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 
+import { deepFreeze } from '../policy/freeze.js';
 import { lintDocument } from './rules.js';
 import { profileSchema, type ProfileDocument } from './schema.js';
 
@@ -267,5 +268,17 @@ export function readProfileSource(file: string): ProfileSource {
     return fail(`cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (text.length > MAX_PROFILE_BYTES) return fail(`profile is larger than ${MAX_PROFILE_BYTES} bytes`);
-  return parseProfileText(text, file);
+  // The same text parses to the same result: reuse it (a Sandbox per task re-reads the same files).
+  const known = parsed.get(file);
+  if (known && known.text === text) return known;
+  const source = parseProfileText(text, file);
+  if (source.doc) deepFreeze(source.doc);
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(file, source);
+  return source;
 }
+
+/** Parsed files by path, reused only while their text is the same (compared in full, not by mtime). */
+const parsed = new Map<string, ProfileSource>();
+const MAX_PARSED = 64;
+

@@ -148,6 +148,25 @@ describe('filesystem', () => {
     assert.equal(host([w.attack, 'write', path.join(w.ws, '.git/description')]).status, 0, 'control');
   });
 
+  it('the directories above a nested protected path cannot be moved from inside (control: they can on the host)', async () => {
+    await withWorld(async (w2) => {
+      mkdirSync(path.join(w2.ws, 'vendor', 'lib', '.git', 'hooks'), { recursive: true });
+      const own = await w2.sandbox({ protected: [path.join(w2.ws, 'vendor', 'lib', '.git', 'hooks')], prespawn: false });
+      try {
+        // Moving vendor/ would take the protected hooks with it, and a sandbox being built at that
+        // moment would find nothing to protect at the old path.
+        const r = await own.exec(['sh', '-c', 'mv vendor vendor2; echo top=$?; mv vendor/lib vendor/lib2; echo mid=$?; ls']);
+        const out = r.stdout.toString();
+        assert.match(out, /top=[1-9]/, out);
+        assert.match(out, /mid=[1-9]/, out);
+        assert.match(out, /^vendor$/m);
+      } finally {
+        await own.close();
+      }
+      assert.equal(host(['mv', path.join(w2.ws, 'vendor'), path.join(w2.ws, 'vendor2')]).status, 0, 'control');
+    });
+  });
+
   it('a symlink in the workspace does not reach a masked secret (control: it does on the host)', async () => {
     const link = path.join(w.ws, 'innocent');
     symlinkSync(path.join(w.home, '.ssh', 'id_ed25519'), link);

@@ -1,0 +1,133 @@
+// cordon bench – profile scale (section 4 of run.mjs): compile once per Sandbox, launch per command, for
+// 10 / 100 / 1,000 rules of a realistic mix and of the worst case (every rule an existing masked file).
+//
+//   import { runScaleBench } from './scale.mjs';
+//   const { results, markdown } = await runScaleBench({ Sandbox, work, timeIt, quick });
+import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const COUNTS = [10, 100, 1000];
+/** Between pre-built commands: long enough for a sandbox with 1,000 masks to be built ahead (~15 ms). */
+const GAP_MS = 50;
+
+function touch(file, text = 'x') {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/** A home and a repository shaped like a developer's (~120 and ~150 directories), with a few secrets in them. */
+export function makeWorld(dir) {
+  const home = path.join(dir, 'home');
+  const ws = path.join(dir, 'ws');
+  for (const f of ['.ssh/id_ed25519', '.ssh/known_hosts', '.aws/credentials', '.config/gh/hosts.yml', '.config/pip/pip.conf', '.bash_history', '.npmrc']) touch(path.join(home, f));
+  for (let i = 0; i < 20; i++) touch(path.join(home, '.config', `app${i}`, 'settings.json'));
+  for (let i = 0; i < 40; i++) touch(path.join(home, '.cache', 'npm', '_cacache', `index-${i}`, 'entry'));
+  for (let i = 0; i < 12; i++) touch(path.join(home, 'projects', `p${i}`, 'src', 'main.c'));
+  for (const i of [2, 7]) touch(path.join(home, 'projects', `p${i}`, '.env'), 'KEY=1');
+  mkdirSync(path.join(home, '.cache', 'pip'), { recursive: true });
+  for (let i = 0; i < 20; i++) touch(path.join(ws, '.git', 'objects', (i * 7).toString(16).padStart(2, '0'), 'obj'));
+  touch(path.join(ws, '.git', 'hooks', 'pre-commit.sample'));
+  touch(path.join(ws, '.git', 'config'));
+  for (let i = 0; i < 30; i++) touch(path.join(ws, 'node_modules', `pkg${i}`, 'lib', 'index.js'));
+  for (let i = 0; i < 20; i++) for (const sub of ['a', 'b']) touch(path.join(ws, 'src', `mod${i}`, sub, 'file.ts'));
+  for (const f of ['.env', 'certs/server.pem', 'deploy/id_rsa', '.github/workflows/ci.yml']) touch(path.join(ws, f));
+  return { home, ws };
+}
+
+const GLOBS = ['*.pem', '*.key', '*.p12', '*.pfx', 'id_rsa*', 'id_ed25519*', '*.kdbx', 'credentials*.json', 'service-account-*.json', '.npmrc', '.pypirc', '*.tfstate', '*.tfvars', '.htpasswd', 'secrets.y*ml'];
+
+/** The share of each kind of rule in a profile a security team writes (most match nothing on a given machine). */
+const MIX = [
+  ['denyHome', 0.12, (i) => [`~/.config/vendor${i}/credentials.json`, `~/.vendor${i}rc`, `~/.local/share/vendor${i}/token`][i % 3]],
+  ['denyWorkspace', 0.1, (i) => `\${workspace}/config/secrets/key${i}.json`],
+  ['denySystem', 0.08, (i) => [`/etc/vendor${i}/secret.conf`, `/opt/vendor${i}/license.key`, `/var/lib/vendor${i}/token`][i % 3]],
+  ['denyGlob', 0.08, (i) => (i < GLOBS.length ? `\${workspace}/**/${GLOBS[i]}` : i % 2 ? `\${workspace}/**/*.secret${i}` : `~/projects/*/.creds${i}`)],
+  ['read', 0.07, (i) => [`/opt/tool${i}`, `/usr/local/lib/tool${i}`, `~/.cache/tool${i}`][i % 3]],
+  ['write', 0.05, (i) => (i === 0 ? '~/.cache/pip' : i === 1 ? '~/.cache/npm' : `~/.cache/tool${i}`)],
+  ['protected', 0.03, (i) => (i % 2 ? `\${workspace}/.github/workflows/w${i}.yml` : `\${workspace}/scripts/deploy${i}.sh`)],
+  ['envDeny', 0.02, (i) => `VENDOR${i}_TOKEN`],
+  ['netDeny', 0.12, (i) => (i === 0 ? '169.254.169.254' : i % 10 === 0 ? `192.168.${i % 250}.0/24` : `tracker${i}.example.org`)],
+  ['netAllow', 0.33, (i) => (i % 50 === 49 ? `10.${i % 250}.0.0/16:5432` : i % 3 ? `registry${i}.example.com:443` : `*.cdn${i}.example.net:443`)],
+];
+
+/** A realistic profile of `count` rules (entries of every list together). */
+export function realisticProfile(count, ws) {
+  const lists = {};
+  let left = count;
+  MIX.forEach(([kind, share, make], k) => {
+    const n = k === MIX.length - 1 ? left : Math.max(1, Math.round(count * share));
+    left -= n;
+    lists[kind] = Array.from({ length: n }, (_, i) => make(i));
+  });
+  // A few of the listed workspace secrets exist (each one a mask inside the writable tree).
+  lists.denyWorkspace.forEach((p, i) => i % 10 === 0 && touch(p.replace('${workspace}', ws)));
+  return {
+    version: 1,
+    extends: 'workspace',
+    filesystem: { read: lists.read, write: lists.write, protected: lists.protected, deny: [...lists.denyHome, ...lists.denyWorkspace, ...lists.denySystem, ...lists.denyGlob] },
+    network: { mode: 'allowlist', allow: lists.netAllow, deny: lists.netDeny },
+    env: { deny: lists.envDeny },
+  };
+}
+
+/** The worst case for launch: `count` deny rules, each an existing file, so each one is a mask. */
+export function worstProfile(count, ws) {
+  for (let i = 0; i < count; i++) touch(path.join(ws, 'd', `secret${i}`));
+  return { version: 1, extends: 'workspace', filesystem: { deny: Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`) }, network: { mode: 'none' } };
+}
+
+/** One row: compile, cold launch and (where there is one) pre-built launch of one profile in its own world. */
+async function measure({ Sandbox, timeIt, mountOps }, dir, scenario, make, count, n) {
+  const { home, ws } = makeWorld(dir);
+  const profile = path.join(dir, 'profile.json');
+  writeFileSync(profile, JSON.stringify(make(count, ws), null, 2));
+  await new Promise((r) => setTimeout(r, 150)); // let the tree age past the glob cache's 100 ms "recent" window
+  const opts = { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } };
+  const compile = await timeIt(n, async () => (await Sandbox.create({ ...opts, prespawn: false })).close(), { warmup: 3 });
+  const sb = await Sandbox.create({ ...opts, prespawn: false });
+  const masks = mountOps(sb.policy).filter((m) => m.kind === 'mask');
+  const mounted = masks.filter((m) => lstatSync(m.dst, { throwIfNoEntry: false })).length;
+  const allowlist = sb.policy.network.mode === 'allowlist';
+  const cold = await timeIt(n, () => sb.exec(['/bin/true']).then((r) => { if (r.exitCode !== 0) throw new Error(`${scenario} ${count}: ${r.stderr}`); }), { warmup: 3 });
+  await sb.close();
+  let prebuilt;
+  if (!allowlist) {
+    const pb = await Sandbox.create({ ...opts, prespawn: true });
+    prebuilt = await timeIt(n, () => pb.exec(['/bin/true']), { warmup: 3, gapMs: GAP_MS });
+    await pb.close();
+  }
+  return { scenario, rules: count, maskOps: masks.length, masks: mounted, compile, cold, prebuilt };
+}
+
+/** `timeIt(n, fn, { warmup, gapMs })` is run.mjs's timer (median, p10, p90 of n runs). */
+export async function runScaleBench({ Sandbox, work, timeIt, quick = false }) {
+  const { mountOps } = await import(path.join(root, 'dist', 'linux', 'plan.js'));
+  const ctx = { Sandbox, timeIt, mountOps };
+  const n = quick ? 7 : 40;
+  const scenarios = [['realistic', realisticProfile], ['worst case', worstProfile]];
+  // Warm-up, not reported: the first Sandboxes of a process load modules and JIT-compile the paths.
+  for (const [scenario, make] of scenarios) await measure(ctx, path.join(work, `scale-warmup-${scenario.replace(' ', '-')}`), scenario, make, 100, 5);
+  const rows = [];
+  for (const [scenario, make] of scenarios) {
+    for (const count of COUNTS) {
+      // The kernel tears the previous rows' namespaces down after they exit; let that finish first.
+      await new Promise((r) => setTimeout(r, 500));
+      rows.push(await measure(ctx, path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`), scenario, make, count, n));
+    }
+  }
+  const ms = (s) => (s ? s.median.toFixed(2) : '–');
+  const markdown = [
+    `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Medians of ${n}. Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
+    '',
+    '- *realistic*: 12 % deny paths in the home, 10 % in the workspace (one in ten exists), 8 % system paths, 8 % deny globs (`**/*.pem`, `**/id_rsa*`, `~/projects/*/.creds*` …), 7 % read, 5 % write, 3 % protected, 2 % env.deny, 33 % network allow (hosts, `*.domain`, a few CIDRs), 12 % network deny. Allow rules mean allowlist networking, which is launched per command (no pre-built sandbox).',
+    '- *worst case*: every rule denies an existing file in the workspace, so every rule is a mask mounted at each launch.',
+    '',
+    '| profile | rules | masks mounted (planned) | compile median ms | cold launch median ms | pre-built launch median ms |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.rules} | ${r.masks} (${r.maskOps}) | ${ms(r.compile)} | ${ms(r.cold)} | ${ms(r.prebuilt)} |`),
+    '',
+  ].join('\n');
+  return { results: rows, markdown };
+}
