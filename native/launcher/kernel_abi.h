@@ -44,6 +44,7 @@ namespace cordon::abi {
 struct OpenHow { uint64_t flags; uint64_t mode; uint64_t resolve; };
 constexpr uint64_t kResolveNoMagiclinks = 0x02;
 constexpr uint64_t kResolveNoSymlinks = 0x04;
+constexpr uint64_t kResolveInRoot = 0x10;
 
 // --- new mount API ------------------------------------------------------------------------------
 constexpr unsigned kOpenTreeClone = 1;

@@ -226,8 +226,18 @@ int open_mask_target(const std::string& dst) {
 // mode-000 file over anything else. A path that does not exist has nothing to hide and is skipped.
 bool mask(const MountOp& op) {
   Fd target(open_mask_target(op.dst));
+  if (!target.ok() && errno == ELOOP) {
+    // The denied path is (or goes through) a symlink, which cannot be mounted over: hide what it
+    // leads to inside the sandbox's view instead (resolved within the new root, so an absolute
+    // link means the sandbox's path, never the host's). A dangling one leads nowhere.
+    abi::OpenHow how = {O_PATH | O_CLOEXEC, 0, abi::kResolveInRoot | abi::kResolveNoMagiclinks};
+    int fd;
+    do fd = abi::openat2(g_newroot_fd, op.dst.c_str() + 1, &how); while (fd < 0 && errno == EINTR);
+    target.reset(fd);
+  }
   if (!target.ok()) {
-    if (errno == ENOENT) return true;
+    // ENOTDIR: a component is a file (`.git` in a git worktree), so the path cannot exist either.
+    if (errno == ENOENT || errno == ENOTDIR) return true;
     return fail("mask", "openat2", op.dst.c_str());
   }
   struct stat st;
@@ -245,7 +255,7 @@ bool mask(const MountOp& op) {
 bool rebind(const MountOp& op, bool read_only) {
   Fd target(open_mountpoint(op.dst, true, false));
   if (!target.ok()) {
-    if (errno == ENOENT) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return true;
     return fail("remount-ro", "openat2", op.dst.c_str());
   }
   Fd tree(abi::open_tree(target.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));

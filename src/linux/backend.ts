@@ -1,11 +1,11 @@
 // cordon – the Linux backend: prepares a plan once per policy and drives the native launcher per command.
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
-import { lstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 import { CordonError } from '../errors.js';
 import { launcherPath } from '../paths.js';
 import type { Policy } from '../policy/policy.js';
+import { lstatOrUndefined } from '../policy/realpaths.js';
 import type {
   BackendExit,
   Capabilities,
@@ -208,8 +208,8 @@ function usable(l: Launch): boolean {
  */
 function pathsFingerprint(policy: Policy): string {
   let out = '';
-  for (const p of policy.fs.protected) out += lstatSync(p, { throwIfNoEntry: false }) ? '1' : '0';
-  for (const p of policy.fs.deny) out += lstatSync(p, { throwIfNoEntry: false }) ? '1' : '0';
+  for (const p of policy.fs.protected) out += lstatOrUndefined(p) ? '1' : '0';
+  for (const p of policy.fs.deny) out += lstatOrUndefined(p) ? '1' : '0';
   return out;
 }
 

@@ -12,6 +12,7 @@ import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './li
 import type { LinuxProbe } from './probe.js';
 import { loadNetAddon } from '../net/addon.js';
 import { captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
+import { lstatOrUndefined } from '../policy/realpaths.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
 
@@ -130,7 +131,15 @@ export function mountOps(policy: Policy): MountOp[] {
   for (const w of fs.write) if (!special.has(w) && !(roots.atOrAbove(w) & DENY)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
   const visible = (p: string) => (roots.atOrAbove(p) & (READ | WRITE | SPECIAL)) !== 0;
   const pinned = new Set<string>();
+  // A protected path under a *file* (`.git/hooks` where `.git` is a git worktree's pointer file,
+  // `gitdir: …`) cannot exist; the file itself is what must stay as it is, or a command could
+  // point git at a directory of its own making, hooks included.
+  const protectedPaths = [...fs.protected];
   for (const p of fs.protected) {
+    const parent = path.dirname(p);
+    if (!protectedPaths.includes(parent) && lstatOrUndefined(parent)?.isFile()) protectedPaths.push(parent);
+  }
+  for (const p of protectedPaths) {
     if (roots.atOrAbove(p) & DENY || !(roots.atOrAbove(p) & WRITE)) continue;
     binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
     // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy,

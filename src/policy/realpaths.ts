@@ -21,7 +21,8 @@ function realOrUndefined(p: string): string | undefined {
   }
 }
 
-function lstatOrUndefined(p: string): Stats | undefined {
+/** lstat, or undefined when the path cannot be reached (ENOENT, ENOTDIR — `.git` a file in a worktree —, EACCES …). */
+export function lstatOrUndefined(p: string): Stats | undefined {
   try {
     return lstatSync(p, { throwIfNoEntry: false });
   } catch {

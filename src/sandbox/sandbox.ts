@@ -1,7 +1,6 @@
 // cordon – the public Sandbox: a compiled policy bound to a backend; exec() and spawn() run commands in it.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 
@@ -11,6 +10,7 @@ import { describeSetupError, type PlatformBackend, type PreparedPolicy, type Bac
 import { selectBackend } from '../platform/select.js';
 import type { WindowsOptions } from '../windows/plan.js';
 import type { Policy } from '../policy/policy.js';
+import { lstatOrUndefined } from '../policy/realpaths.js';
 import type { ProfileDocument } from '../profile/schema.js';
 import { CappedCapture } from './capture.js';
 import { buildEnv } from './env.js';
@@ -121,7 +121,7 @@ function overlay(options: SandboxOptions): ProfileDocument {
  */
 function createdProtected(missingBefore: readonly string[]): Violation[] {
   return missingBefore
-    .filter((p) => lstatSync(p, { throwIfNoEntry: false }))
+    .filter((p) => lstatOrUndefined(p))
     .map((p) => ({
       kind: 'fs-write',
       what: p,
@@ -260,7 +260,7 @@ export class Sandbox extends EventEmitter {
     const runId = randomUUID();
     // Protected paths that do not exist yet cannot be re-bound read-only; if the command creates one
     // (e.g. `git init` makes .git/hooks), the caller is told, and later commands protect it.
-    const missingProtected = this.policy.fs.protected.filter((p) => !lstatSync(p, { throwIfNoEntry: false }));
+    const missingProtected = this.policy.fs.protected.filter((p) => !lstatOrUndefined(p));
     const started = performance.now();
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;

@@ -331,3 +331,40 @@ attempt('chmod', chmod_after)
     }
   });
 });
+
+describe('odd workspaces and denied paths', () => {
+  it('a git worktree (.git is a pointer file) works, and the pointer stays read-only (control: writable on the host)', async () => {
+    await withWorld(async (w) => {
+      rmSync(path.join(w.ws, '.git'), { recursive: true, force: true });
+      const pointer = path.join(w.ws, '.git');
+      writeFileSync(pointer, 'gitdir: /nonexistent/main/.git/worktrees/ws\n');
+      const sb = await w.sandbox();
+      try {
+        const r = await sb.exec(['sh', '-c', 'cat README.md; echo "gitdir: /tmp/evil" > .git; cat .git']);
+        assert.match(r.stdout.toString(), /^hello\ngitdir: \/nonexistent/, r.stderr.toString());
+        assert.match(r.stderr.toString(), /Read-only file system/);
+        writeFileSync(pointer, 'gitdir: /tmp/evil\n'); // control: the host may change it
+        assert.equal(readFileSync(pointer, 'utf8'), 'gitdir: /tmp/evil\n');
+      } finally {
+        await sb.close();
+      }
+    });
+  });
+
+  it('a denied path that is a symlink hides what it leads to, without breaking commands (control: readable on the host)', async () => {
+    await withWorld(async (w) => {
+      writeFileSync(path.join(w.ws, 'real-secret.txt'), 'SECRET\n');
+      symlinkSync('real-secret.txt', path.join(w.ws, 'secret-link'));
+      symlinkSync('/nonexistent/target', path.join(w.ws, 'dangling-link'));
+      assert.equal(readFileSync(path.join(w.ws, 'secret-link'), 'utf8'), 'SECRET\n', 'control');
+      const sb = await w.sandbox({ deny: ['${workspace}/secret-link', '${workspace}/dangling-link'] });
+      try {
+        const r = await sb.exec(['sh', '-c', 'cat secret-link; cat real-secret.txt; echo done']);
+        assert.doesNotMatch(r.stdout.toString(), /SECRET/, r.stderr.toString());
+        assert.match(r.stdout.toString(), /done/);
+      } finally {
+        await sb.close();
+      }
+    });
+  });
+});
