@@ -109,6 +109,8 @@ interface GlobPlan {
   /** Deny entries that are not glob hits. */
   literal: readonly string[];
   scans: ReadonlyArray<{ roots: readonly string[]; glob: string; origin: RuleOrigin; prune?: readonly string[] }>;
+  /** Trees whose unix sockets are masked (the home when readable): re-walked with the globs, so a socket that appears later is masked from the next command on. */
+  socketRoots: ReadonlyArray<{ root: string; origin: RuleOrigin }>;
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
 }
@@ -133,6 +135,11 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
       hits.set(hit, (scans[gi] ?? scans[0]!).origin);
     }
   }
+  for (const { root, origin } of plan.socketRoots) {
+    for (const sock of findSockets(root, undefined, undefined, pass).sockets) {
+      if (!plan.allowSecrets.has(sock) && !hits.has(sock)) hits.set(sock, origin);
+    }
+  }
   return hits;
 }
 
@@ -143,7 +150,7 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
  */
 export function refreshGlobDenies(policy: Policy): Policy {
   const known = globPlans.get(policy);
-  if (!known || known.plan.scans.length === 0) return policy;
+  if (!known || (known.plan.scans.length === 0 && known.plan.socketRoots.length === 0)) return policy;
   const { plan } = known;
   const hits = globHits(plan, {});
   // The same hits make the same deny list (literal ∪ hits): nothing to rebuild.
@@ -266,10 +273,10 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     if (!allowSecrets.has(p)) addDeny(p, builtin('home credentials (HOME_SECRETS)', `~/${rel}`));
   }
   for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
-  // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask them.
-  if ([...read, ...write].some((r) => isUnder(home, r))) {
-    for (const sock of findSockets(home, undefined, undefined, pass).sockets) if (!allowSecrets.has(sock)) addDeny(sock, builtin('unix sockets in the home', sock));
-  }
+  // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask
+  // them, found with the glob hits (globHits), so one that appears later is masked from the next
+  // command on.
+  const socketRoots = [...read, ...write].some((r) => isUnder(home, r)) ? [{ root: home, origin: builtin('unix sockets in the home', `${home}/**`) }] : [];
   const reals = realPaths(literalDeny.map(([p]) => p), pass);
   for (const [p, o] of literalDeny) {
     deny.add(p);
@@ -297,7 +304,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     if (roots.length === 0) continue;
     scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o, prune });
   }
-  const plan: GlobPlan = { literal: [...deny], scans, allowSecrets, index: options.globIndex ?? new GlobIndex() };
+  const plan: GlobPlan = { literal: [...deny], scans, socketRoots, allowSecrets, index: options.globIndex ?? new GlobIndex() };
   const hits = globHits(plan, pass);
   for (const [hit, o] of hits) {
     deny.add(hit);
