@@ -78,7 +78,7 @@ export function worstProfile(count, ws) {
   return { version: 1, extends: 'workspace', filesystem: { deny: Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`) }, network: { mode: 'none' } };
 }
 
-/** One row: compile, cold launch and (where there is one) pre-built launch of one profile in its own world. */
+/** One row: compile, cold launch and pre-built launch of one profile in its own world. */
 async function measure({ Sandbox, timeIt, mountOps }, dir, scenario, make, count, n) {
   const { home, ws } = makeWorld(dir);
   const profile = path.join(dir, 'profile.json');
@@ -89,15 +89,11 @@ async function measure({ Sandbox, timeIt, mountOps }, dir, scenario, make, count
   const sb = await Sandbox.create({ ...opts, prespawn: false });
   const masks = mountOps(sb.policy).filter((m) => m.kind === 'mask');
   const mounted = masks.filter((m) => lstatSync(m.dst, { throwIfNoEntry: false })).length;
-  const allowlist = sb.policy.network.mode === 'allowlist';
   const cold = await timeIt(n, () => sb.exec(['/bin/true']).then((r) => { if (r.exitCode !== 0) throw new Error(`${scenario} ${count}: ${r.stderr}`); }), { warmup: 3 });
   await sb.close();
-  let prebuilt;
-  if (!allowlist) {
-    const pb = await Sandbox.create({ ...opts, prespawn: true });
-    prebuilt = await timeIt(n, () => pb.exec(['/bin/true']), { warmup: 3, gapMs: GAP_MS });
-    await pb.close();
-  }
+  const pb = await Sandbox.create({ ...opts, prespawn: true });
+  const prebuilt = await timeIt(n, () => pb.exec(['/bin/true']), { warmup: 3, gapMs: GAP_MS });
+  await pb.close();
   return { scenario, rules: count, maskOps: masks.length, masks: mounted, compile, cold, prebuilt };
 }
 
@@ -121,7 +117,7 @@ export async function runScaleBench({ Sandbox, work, timeIt, quick = false }) {
   const markdown = [
     `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Medians of ${n}. Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
     '',
-    '- *realistic*: 12 % deny paths in the home, 10 % in the workspace (one in ten exists), 8 % system paths, 8 % deny globs (`**/*.pem`, `**/id_rsa*`, `~/projects/*/.creds*` …), 7 % read, 5 % write, 3 % protected, 2 % env.deny, 33 % network allow (hosts, `*.domain`, a few CIDRs), 12 % network deny. Allow rules mean allowlist networking, which is launched per command (no pre-built sandbox).',
+    '- *realistic*: 12 % deny paths in the home, 10 % in the workspace (one in ten exists), 8 % system paths, 8 % deny globs (`**/*.pem`, `**/id_rsa*`, `~/projects/*/.creds*` …), 7 % read, 5 % write, 3 % protected, 2 % env.deny, 33 % network allow (hosts, `*.domain`, a few CIDRs), 12 % network deny (so allowlist networking: each launch also starts its network supervisor).',
     '- *worst case*: every rule denies an existing file in the workspace, so every rule is a mask mounted at each launch.',
     '',
     '| profile | rules | masks mounted (planned) | compile median ms | cold launch median ms | pre-built launch median ms |',
