@@ -32,19 +32,19 @@ export interface LinuxPrepared extends PreparedPolicy {
   readonly prespawn: boolean;
 }
 
-let launcherFound: string | undefined;
+let launcherFound: { env: string | undefined; path: string } | undefined;
 
 function requireLauncher(): string {
-  // Found once per process (and per CORDON_LAUNCHER): a launcher removed later fails its spawn/fork
-  // with its own error; there is no need to stat it before every command.
-  if (launcherFound && launcherFound === (process.env.CORDON_LAUNCHER ?? launcherFound)) return launcherFound;
+  // Found once per process (and per CORDON_LAUNCHER value): a launcher removed later fails its
+  // spawn/fork with its own error; there is no need to stat it before every command.
+  if (launcherFound && launcherFound.env === process.env.CORDON_LAUNCHER) return launcherFound.path;
   const p = launcherPath();
   if (!p) {
     throw new CordonError('NATIVE_MISSING', 'the native launcher is not built (build/Release/cordon-launcher missing)', {
       hint: 'run `npm install` (or `npm run build`) in the cordon package; it needs g++ and make',
     });
   }
-  launcherFound = p;
+  launcherFound = { env: process.env.CORDON_LAUNCHER, path: p };
   return p;
 }
 
