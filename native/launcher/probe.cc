@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "landlock.h"
@@ -48,38 +49,66 @@ int try_seccomp() {
   });
 }
 
-// Can pid 1 of a new pid namespace write its own pid_max (Linux 6.14+, and the caller's uid must
-// own the sysctl: true for root, mapped onto itself)? Exactly as a launch would: user + pid
-// namespaces, the caller's ids mapped onto themselves, the write from pid 1 through the host procfs.
+constexpr const char kPidMax[] = "/proc/sys/kernel/pid_max";
+
+// Reads a small decimal sysctl; -1 when it cannot be read.
+long read_sysctl(const char* path) {
+  char value[32] = "";
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = ::read(fd, value, sizeof value - 1);
+  ::close(fd);
+  return n > 0 ? std::strtol(value, nullptr, 10) : -1;
+}
+
+int write_file(const char* path, const char* text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = ::write(fd, text, std::strlen(text));
+  int err = n < 0 ? errno : 0;
+  ::close(fd);
+  return err;
+}
+
+// Is pid_max kept per pid namespace (Linux 6.14+), so pid 1 of a sandbox can cap its own? Being
+// *allowed* to write it proves nothing: before 6.14 it is one global value, and a root caller mapped
+// onto host uid 0 may write it without any capability — a launch would then lower the host's limit.
+// So: the kernel must be 6.14 or later, and pid 1 of a fresh user+pid namespace (the caller's ids
+// mapped onto themselves, exactly as a launch) changes its value by one while this process, in the
+// host's namespace, checks that the host's value did not move. If it did, it is put back at once
+// (the change was ±1, harmless) and the answer is EXDEV: global, never to be written.
 int try_pid_max() {
-  return in_child([] {
+  struct utsname u;
+  int major = 0, minor = 0;
+  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2 || major < 6 || (major == 6 && minor < 14)) return ENOSYS;
+  const long host_before = read_sysctl(kPidMax);
+  if (host_before < 0) return ENOENT;
+  int result = in_child([] {
     uid_t uid = ::getuid();
     gid_t gid = ::getgid();
     if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) return errno;
     char map[64];
-    auto put = [](const char* path, const char* text) {
-      int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0) return errno;
-      ssize_t n = ::write(fd, text, std::strlen(text));
-      int err = n < 0 ? errno : 0;
-      ::close(fd);
-      return err;
-    };
-    if (int e = put("/proc/self/setgroups", "deny")) return e;
+    if (int e = write_file("/proc/self/setgroups", "deny")) return e;
     std::snprintf(map, sizeof map, "%u %u 1", uid, uid);
-    if (int e = put("/proc/self/uid_map", map)) return e;
+    if (int e = write_file("/proc/self/uid_map", map)) return e;
     std::snprintf(map, sizeof map, "%u %u 1", gid, gid);
-    if (int e = put("/proc/self/gid_map", map)) return e;
-    return in_child([&put] {
-      char value[32] = "";
-      int fd = ::open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return errno;
-      ssize_t n = ::read(fd, value, sizeof value - 1);
-      ::close(fd);
-      if (n <= 0) return EIO;
-      return put("/proc/sys/kernel/pid_max", value);
+    if (int e = write_file("/proc/self/gid_map", map)) return e;
+    return in_child([] {
+      long inside = read_sysctl(kPidMax);
+      if (inside < 0) return EIO;
+      char value[32];
+      std::snprintf(value, sizeof value, "%ld", inside > 400 ? inside - 1 : inside + 1);
+      return write_file(kPidMax, value);
     });
   });
+  const long host_after = read_sysctl(kPidMax);
+  if (host_after != host_before) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%ld", host_before);
+    write_file(kPidMax, value);
+    return EXDEV;
+  }
+  return result;
 }
 
 }  // namespace
