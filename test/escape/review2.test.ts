@@ -1,5 +1,5 @@
 // cordon tests – security review 2 (docs/security-review-2.md): holes found in the changes of the
-// launch-server / pid_max / Landlock-scoping day. Tests named HOLE fail while the hole is open.
+// launch-server / pid_max / Landlock-scoping day. Tests named HOLE fail while the hole is open; fixed ones are named regression.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeFileSync as put } from 'node:fs';
@@ -27,7 +27,7 @@ exec "$@"
 `;
 
 describe('default process cap (pid_max) on kernels where pid_max is global', () => {
-  it('HOLE a root caller\'s sandbox does not write the host\'s global pid_max (emulated pre-6.14 /proc; control: userns root mapped onto host root writes a global sysctl)', async (t) => {
+  it('regression (review 2, H1): a root caller\'s sandbox does not write the host\'s global pid_max (emulated pre-6.14 /proc; control: userns root mapped onto host root writes a global sysctl)', async (t) => {
     if (!isRoot || !hasUnshare) {
       t.skip('root only: for other callers the userns euid is not the host root, so a global sysctl refuses the write');
       return;
