@@ -18,6 +18,7 @@ import type {
 } from '../platform/backend.js';
 import { describeSetupError } from '../platform/backend.js';
 import { proxyEnv } from '../net/plan.js';
+import { loadNetAddon, type NetAddon } from '../net/addon.js';
 import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
@@ -213,9 +214,18 @@ function usable(l: Launch): boolean {
  * changes (e.g. the previous command ran `git init`, creating .git/hooks).
  */
 function pathsFingerprint(policy: Policy): string {
+  const paths = [...policy.fs.protected, ...policy.fs.deny];
+  let addon: NetAddon | undefined;
+  try {
+    addon = loadNetAddon();
+  } catch {
+    addon = undefined;
+  }
+  // One native call (an lstat per path) rather than a Stats object per path: this runs on every
+  // command that uses a sandbox built ahead.
+  if (addon) return addon.existing(paths);
   let out = '';
-  for (const p of policy.fs.protected) out += lstatOrUndefined(p) ? '1' : '0';
-  for (const p of policy.fs.deny) out += lstatOrUndefined(p) ? '1' : '0';
+  for (const p of paths) out += lstatOrUndefined(p) ? '1' : '0';
   return out;
 }
 
