@@ -40,6 +40,8 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
+void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
+
 namespace {
 
 using cordon_addon::ThrowErrno;
@@ -329,12 +331,6 @@ Napi::Value AbortRelays(const Napi::CallbackInfo& info) {
   }
   return Napi::Number::New(info.Env(), count);
 }
-
-}  // namespace
-
-void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
-
-namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFdHelpers(env, exports);

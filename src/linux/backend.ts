@@ -96,8 +96,8 @@ function forkLauncher(extraFds: number[]): ChildProcessWithoutNullStreams {
 
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
 function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
-  // A session command uses its session's supervisor (made with the keeper): it gets no channel of
-  // its own, and its connects are answered on its own status socket.
+  // A session command uses its session's supervisor (made with the keeper, which received the
+  // listeners): it gets no channel of its own.
   const netOwned = net !== undefined && role?.kind !== 'join';
   let child: ChildProcessWithoutNullStreams;
   try {
@@ -378,8 +378,8 @@ export function createLinuxBackend(): PlatformBackend {
     async openSession(prepared: PreparedPolicy): Promise<BackendSession> {
       const p = prepared as LinuxPrepared;
       // With an allowlist the session has one network supervisor, made with its keeper (which builds
-      // the listeners and the capture chain in the session's network namespace) and used by each of
-      // its commands, whose pid 1 sends supervised connects on the command's own status socket.
+      // the listeners and the capture chain in the session's network namespace) and shared by its
+      // commands; each command's result takes the violations recorded while it ran.
       const net = perLaunchNet(p);
       const keeper = launch(p.plan, net, { kind: 'keeper' });
       let join: SetupRole;
