@@ -87,10 +87,8 @@ void sweep_stale(const std::string& parent) {
   ::closedir(d);
 }
 
-}  // namespace
+pid_t g_caller = 0;  // set_caller_pid(): the Node process, when a launch server forked us
 
-namespace {
-pid_t g_caller = 0;
 }  // namespace
 
 void set_caller_pid(pid_t pid) { g_caller = pid; }
@@ -213,7 +211,7 @@ bool apply_pid_max(const Plan& plan) {
     // Linux 6.14+ keeps pid_max per pid namespace: this write, from inside ours, bounds the pids it
     // (and every namespace below it) can hold; the host's value is untouched. The host's procfs
     // is still mounted here (before build_root), and it resolves the sysctl for the writer's pid
-    // namespace. The planner only asks when the probe saw the write succeed.
+    // namespace. The planner only asks when the probe saw such a write stay in its namespace (probe.cc).
     int fd = ::open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC);
     if (fd < 0 || !write_all(fd, payload)) {
       fail("limits", fd < 0 ? "open" : "write", ("/proc/sys/kernel/pid_max = " + payload).c_str());
