@@ -41,6 +41,7 @@
 #endif
 
 void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
+void RegisterDirWatch(Napi::Env env, Napi::Object exports);   // dirwatch.cc
 
 namespace {
 
@@ -334,6 +335,7 @@ Napi::Value AbortRelays(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFdHelpers(env, exports);
+  RegisterDirWatch(env, exports);
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));
   exports.Set("originalDst", Napi::Function::New(env, OriginalDst));

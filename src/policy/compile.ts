@@ -1,5 +1,5 @@
 // cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied, provenance kept.
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -19,6 +19,8 @@ import {
   TREE_SECRET_GLOBS,
   TREE_SECRET_PRUNE,
 } from './defaults.js';
+import { passFullyWatched } from './dircache.js';
+import { changeCount } from './dirwatch.js';
 import { deepFreeze } from './freeze.js';
 import { GlobIndex } from './globscan.js';
 import { findSockets } from './sockets.js';
@@ -113,12 +115,32 @@ interface GlobPlan {
   socketRoots: ReadonlyArray<{ root: string; origin: RuleOrigin }>;
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
+  /** The last walk's hits, when every directory it listed was watched (dirwatch.ts): valid while no watched directory changed and the roots are the same directories. */
+  quiet?: { changes: number; roots: ReadonlyMap<string, bigint | undefined>; hits: Map<string, RuleOrigin> };
+}
+
+function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
+  const out = new Map<string, bigint | undefined>();
+  for (const r of roots) {
+    try {
+      out.set(r, statSync(r, { bigint: true }).ino);
+    } catch {
+      out.set(r, undefined);
+    }
+  }
+  return out;
 }
 /** Each compiled policy's glob plan, with the glob hits its deny list holds. */
 const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();
 
 /** The glob hits now; `pass` as in dircache.ts (one per compile, one per refresh). */
 function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
+  // Nothing changed under the walked trees since the last walk: its hits stand (one stat per root).
+  const changes = changeCount();
+  const roots = [...new Set([...plan.scans.flatMap((s) => s.roots), ...plan.socketRoots.map((s) => s.root)])];
+  const rootsNow = changes === undefined ? undefined : rootInodes(roots);
+  const q = plan.quiet;
+  if (q && rootsNow && q.changes === changes && roots.every((r) => q.roots.get(r) === rootsNow.get(r))) return q.hits;
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
@@ -140,6 +162,7 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
       if (!plan.allowSecrets.has(sock) && !hits.has(sock)) hits.set(sock, origin);
     }
   }
+  plan.quiet = changes !== undefined && rootsNow && passFullyWatched(pass) ? { changes, roots: rootsNow, hits } : undefined;
   return hits;
 }
 

@@ -6,9 +6,19 @@
 // created in the same tick as the read would leave the mtime unchanged, so a listing of a directory
 // changed within the last 100 ms is read again next time rather than trusted.
 //
+// On Linux a listing is read with an inotify watch on the directory (dirwatch.ts) and then needs no
+// stat at all: it stays current until an event names it. Its path still leads to the same directory
+// when the parent's listing was found unchanged in the same pass (walks go top-down); otherwise one
+// stat compares the inode. Listings without a watch (no addon, NFS/FUSE, no watches left) keep the
+// stat check above.
+//
 // The cache is per process, not per Sandbox: a second Sandbox on the same trees (or the same home)
-// pays one stat per directory instead of a readdir. It is bounded by the number of entries it holds.
+// pays one stat per directory (none when watched) instead of a readdir. It is bounded by the number
+// of entries it holds.
 import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { current, drain, generation, readWatched, resetWatches, watcherAvailable } from './dirwatch.js';
 
 export interface DirEntry {
   readonly name: string;
@@ -30,6 +40,11 @@ export interface Listing {
   readonly derived: WeakMap<object, unknown>;
   /** The pass (see ListOptions.pass) that last found it current. */
   checkedIn?: object;
+  /** The pass that found it current without reading it again (its children's paths are unchanged too). */
+  unchangedIn?: object;
+  /** Its inotify watch (-1: none, checked by stat) and the watcher generation it was read in. */
+  readonly wd: number;
+  readonly generation: number;
 }
 
 /** Above this many cached entries the whole cache is dropped (it refills at one readdir per directory). */
@@ -59,10 +74,54 @@ export interface ListOptions {
   pass?: object;
 }
 
-/** The directory's entries, from the cache when its stat is unchanged; undefined when it cannot be stat'ed. */
+let drainedIn: object | undefined;
+
+/** Whether the parent of `dir` was found unchanged in this pass: then `dir` names the same directory as before. */
+function parentUnchanged(dir: string, pass: object | undefined): boolean {
+  return pass !== undefined && cache.get(path.dirname(dir))?.unchangedIn === pass;
+}
+
+function found(listing: Listing, pass: object | undefined): Listing {
+  listing.checkedIn = pass;
+  listing.unchangedIn = pass;
+  return note(listing, pass);
+}
+
+/** Passes that used a listing without a watch (so no event would tell that their result changed). */
+const unwatchedPasses = new WeakSet<object>();
+
+function note(listing: Listing, pass: object | undefined): Listing {
+  if (pass && listing.wd < 0) unwatchedPasses.add(pass);
+  return listing;
+}
+
+/** Whether every listing of `pass` was watched: then its walks' results hold until changeCount() moves. */
+export function passFullyWatched(pass: object): boolean {
+  return !unwatchedPasses.has(pass);
+}
+
+/** The directory's entries, from the cache when it is unchanged; undefined when it cannot be stat'ed. */
 export function listDir(dir: string, options: ListOptions = {}): Listing | undefined {
   const cached = cache.get(dir);
-  if (cached && !options.force && (options.trust || (options.pass && cached.checkedIn === options.pass))) return cached;
+  if (cached && !options.force && (options.trust || (options.pass && cached.checkedIn === options.pass))) return note(cached, options.pass);
+  if (watcherAvailable()) {
+    if (options.pass === undefined || options.pass !== drainedIn) {
+      drain(); // once per pass: every change made before this moment is in the queue
+      drainedIn = options.pass;
+    }
+    if (cached && !options.force && current(dir, cached.wd, cached.generation)) {
+      if (parentUnchanged(dir, options.pass)) return found(cached, options.pass);
+      // The path may lead elsewhere now (a parent renamed): the same inode means the same directory.
+      let ino: bigint | undefined;
+      try {
+        ino = statSync(dir, { bigint: true }).ino;
+      } catch {
+        ino = undefined;
+      }
+      if (ino === cached.ino) return found(cached, options.pass);
+    }
+    if (!cached || cached.wd >= 0 || options.force) return readWithWatch(dir, options);
+  }
   let st;
   try {
     st = statSync(dir, { bigint: true });
@@ -70,10 +129,7 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
     drop(dir);
     return undefined;
   }
-  if (cached && !cached.recent && !options.force && cached.mtime === st.mtimeNs && cached.ino === st.ino) {
-    cached.checkedIn = options.pass;
-    return cached;
-  }
+  if (cached && !cached.recent && !options.force && cached.mtime === st.mtimeNs && cached.ino === st.ino) return found(cached, options.pass);
   options.onRead?.();
   let entries: DirEntry[];
   let readable = true;
@@ -86,14 +142,37 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
   // The stat before readdir: a change in between shows up as a newer mtime next time. An unreadable
   // directory is read again next time too (a chmod changes its ctime, not its mtime).
   const recent = !readable || BigInt(Date.now()) * 1_000_000n - st.mtimeNs < 100_000_000n;
-  const fresh: Listing = { mtime: st.mtimeNs, ino: st.ino, entries, readable, recent, derived: new WeakMap(), checkedIn: options.pass };
+  return note(store(dir, { mtime: st.mtimeNs, ino: st.ino, entries, readable, recent, derived: new WeakMap(), checkedIn: options.pass, wd: -1, generation: 0 }), options.pass);
+}
+
+/** Reads the directory with a watch on it (dirwatch.ts); falls back to the stat check's bookkeeping when unwatched. */
+function readWithWatch(dir: string, options: ListOptions): Listing | undefined {
+  options.onRead?.();
+  const r = readWatched(dir);
+  if (typeof r === 'number') {
+    drop(dir);
+    return undefined;
+  }
+  const entries: DirEntry[] = [];
+  if (r.types.length > 0) {
+    const names = r.names.split('\0');
+    for (let i = 0; i < names.length; i++) {
+      const t = r.types[i];
+      entries.push({ name: names[i] as string, isDir: t === 'd', isSymlink: t === 'l', isSocket: t === 's' });
+    }
+  }
+  // Unwatched: the stat check applies next time, with its same-tick rule.
+  const recent = r.wd < 0 && (!r.readable || BigInt(Date.now()) * 1_000_000n - r.mtimeNs < 100_000_000n);
+  return note(store(dir, { mtime: r.mtimeNs, ino: r.ino, entries, readable: r.readable, recent, derived: new WeakMap(), checkedIn: options.pass, wd: r.wd, generation: generation() }), options.pass);
+}
+
+function store(dir: string, fresh: Listing): Listing {
   drop(dir);
-  if (held + entries.length > MAX_ENTRIES) {
-    cache.clear();
-    held = 0;
+  if (held + fresh.entries.length > MAX_ENTRIES) {
+    clearDirCache();
   }
   cache.set(dir, fresh);
-  held += entries.length;
+  held += fresh.entries.length;
   return fresh;
 }
 
@@ -106,8 +185,9 @@ export function entryNamed(listing: Listing, name: string): DirEntry | undefined
   return index.get(name);
 }
 
-/** Forgets every listing (tests). */
+/** Forgets every listing (and its watch). */
 export function clearDirCache(): void {
   cache.clear();
   held = 0;
+  resetWatches();
 }

@@ -6,6 +6,8 @@ import { after, before, test, type TestContext } from 'node:test';
 
 import { CordonError, Sandbox, type SandboxOptions } from '../../dist/index.js';
 import { compilePolicy, refreshGlobDenies } from '../../dist/policy/compile.js';
+import { clearDirCache } from '../../dist/policy/dircache.js';
+import { isWatched, setDirWatch } from '../../dist/policy/dirwatch.js';
 import { GlobIndex } from '../../dist/policy/globscan.js';
 import { loadProfile } from '../../dist/profile/load.js';
 import { makeDir, runCli, sandboxUnavailable } from './helpers.js';
@@ -136,23 +138,31 @@ test('secrets: handed over as variables, redacted from output, the audit log and
 });
 
 test('deny globs stay current per command without rescanning unchanged directories', async (t) => {
-  // The index alone: a rescan of an unchanged tree reads no directory again.
-  const tree = path.join(d.root, 'tree');
-  for (let i = 0; i < 50; i++) mkdirSync(path.join(tree, `d${i}`, 'sub'), { recursive: true });
-  writeFileSync(path.join(tree, 'd7', 'sub', '.env'), 'x');
-  // A directory changed in the last 100 ms is re-read rather than trusted (timestamps tick coarsely):
-  // let the tree age past that first.
-  await new Promise((resolve) => setTimeout(resolve, 150));
-  const index = new GlobIndex();
-  assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd7', 'sub', '.env')]);
-  assert.equal(index.stats.reread, 101);
-  index.match([tree], [`${tree}/**/.env`]);
-  assert.equal(index.stats.reread, 0, 'nothing changed: no directory re-read');
-  writeFileSync(path.join(tree, 'd30', '.env'), 'x');
-  assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd30', '.env'), path.join(tree, 'd7', 'sub', '.env')]);
-  assert.equal(index.stats.reread, 1, 'only the changed directory is re-read');
-  index.match([tree], [`${tree}/**/.env`]);
-  assert.equal(index.stats.reread, 1, 'a directory changed moments ago is read again, not trusted');
+  // The index alone: a rescan of an unchanged tree reads no directory again, whether listings are
+  // checked by stat (other platforms, NFS) or told stale by inotify (Linux).
+  for (const watched of [false, true]) {
+    setDirWatch(watched);
+    clearDirCache();
+    const tree = path.join(d.root, `tree-${watched ? 'watched' : 'stat'}`);
+    for (let i = 0; i < 50; i++) mkdirSync(path.join(tree, `d${i}`, 'sub'), { recursive: true });
+    writeFileSync(path.join(tree, 'd7', 'sub', '.env'), 'x');
+    // A directory changed in the last 100 ms is re-read rather than trusted when checked by stat
+    // (timestamps tick coarsely): let the tree age past that first.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const index = new GlobIndex();
+    assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd7', 'sub', '.env')]);
+    assert.equal(index.stats.reread, 101);
+    index.match([tree], [`${tree}/**/.env`]);
+    assert.equal(index.stats.reread, 0, 'nothing changed: no directory re-read');
+    writeFileSync(path.join(tree, 'd30', '.env'), 'x');
+    assert.deepEqual(index.match([tree], [`${tree}/**/.env`]), [path.join(tree, 'd30', '.env'), path.join(tree, 'd7', 'sub', '.env')]);
+    assert.equal(index.stats.reread, 1, 'only the changed directory is re-read');
+    index.match([tree], [`${tree}/**/.env`]);
+    // By stat, a directory changed moments ago is read again; a watched one is exact (a filesystem
+    // inotify cannot vouch for, e.g. NFS, is checked by stat).
+    const exact = watched && isWatched(path.join(tree, 'd30'));
+    assert.equal(index.stats.reread, exact ? 0 : 1, exact ? 'watched: no event, no re-read' : 'a directory changed moments ago is read again, not trusted');
+  }
 
   // The compiled policy: refreshGlobDenies returns the same object when nothing changed.
   const policy = compilePolicy(loadProfile('workspace'), { workspace: d.ws, home: d.home });
