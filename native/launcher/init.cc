@@ -1,6 +1,7 @@
 // cordon – pid 1 of the sandbox: finishes setup, starts the command, reaps, forwards signals, reports.
 //
-// Order (design.md "layers"): mounts + pivot_root → loopback → hostname → capabilities dropped →
+// Order (design.md "layers"): mounts + pivot_root (meanwhile a helper thread makes the network
+// namespace: loopback, allowlist capture) → join it → hostname → capabilities dropped →
 // no_new_privs → Landlock → new session → seccomp (last; the command inherits it through fork) →
 // fork + exec the command. Init stays inside every layer itself, so nothing it could be tricked into
 // doing escapes them. When the command exits, init kills whatever it left behind (kill(-1) from pid 1
@@ -30,6 +31,7 @@
 #include "limits.h"
 #include "mounts.h"
 #include "namespaces.h"
+#include "netns_builder.h"
 #include "network.h"
 #include "privileges.h"
 #include "report.h"
@@ -196,13 +198,18 @@ void run_init(Plan& plan, int life_fd) {
     // protections are (re)made in this command's own mount namespace.
     if (!apply_protections(plan.mounts)) exit_setup_failed();
   } else {
+    // The network namespace is made (lo up, allowlist listeners and capture) by a helper thread
+    // while this thread builds the mount tree (netns_builder.h); host mode has none.
+    NetnsBuilder netns;
+    const bool own_netns = (plan.namespaces & CLONE_NEWNET) != 0;
+    if (own_netns && !netns.start(plan)) exit_setup_failed();
     // Before build_root: the write goes through the host's procfs, still mounted here. A session
     // command's namespace is nested in its keeper's, so the keeper's cap bounds it too.
     if (!apply_pid_max(plan)) exit_setup_failed();
     if (!build_root(plan.mounts, plan.keeper)) exit_setup_failed();
     TRACE_STEP("root built");
-    if ((plan.namespaces & CLONE_NEWNET) && !bring_up_loopback()) exit_setup_failed();
-    if (!setup_network(plan)) exit_setup_failed();
+    if (own_netns && !netns.join()) exit_setup_failed();
+    if (!own_netns && !setup_network(plan)) exit_setup_failed();
     if (!set_hostname(plan.hostname)) exit_setup_failed();
   }
   // Init keeps only stdio, the status fd and the life pipe: the command could reopen anything

@@ -6,6 +6,7 @@
 // Process tree:  node → launcher (this; waits, forwards signals) → init (pid 1) → command.
 // With the launch server (server.h): node → server → launcher (a fork per command) → init → command.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -42,8 +43,10 @@ int launch() {
   // Cgroups are made with the caller's credentials, before unshare drops them (limits.h).
   cordon::Cgroups cgroups;
   if (!cgroups.create(plan)) return 125;
+  // Without the network namespace: init makes that one in a helper thread while it builds the
+  // mount tree (netns_builder.h).
   const bool entered = plan.join_pid ? cordon::join_namespaces(plan.join_pid, plan.join_inodes, plan.namespaces)
-                                     : cordon::enter_namespaces(plan.namespaces);
+                                     : cordon::enter_namespaces(plan.namespaces & ~static_cast<uint64_t>(CLONE_NEWNET));
   if (!entered) return cgroups.remove(), 125;
   TRACE_STEP("namespaces entered");
 

@@ -41,7 +41,7 @@ bool enter_namespaces(uint64_t flags) {
   const gid_t gid = ::getgid();
   // One unshare creates the user namespace first and the others owned by it. CLONE_NEWPID takes
   // effect for our next child (init), not for us.
-  if (::unshare(static_cast<int>(flags)) != 0) return fail("namespaces", "unshare", "user+mount+pid+ipc+uts(+net)");
+  if (::unshare(static_cast<int>(flags)) != 0) return fail("namespaces", "unshare", "user+mount+pid+ipc+uts");
   // setgroups must be denied before an unprivileged process may write gid_map.
   if (!write_proc_file("/proc/self/setgroups", "deny")) return false;
   char map[64];

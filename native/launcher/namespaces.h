@@ -8,7 +8,8 @@ namespace cordon {
 /**
  * Runs in the launcher (before the fork of init): unshare(flags), then writes setgroups=deny and
  * uid/gid maps that map the caller's ids onto themselves. `flags` must include user, mount, pid,
- * ipc and uts namespaces; net is optional (host network mode).
+ * ipc and uts namespaces. The launcher passes no net: init makes the network namespace itself,
+ * beside the mount tree (netns_builder.h).
  */
 bool enter_namespaces(uint64_t flags);
 
