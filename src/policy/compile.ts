@@ -169,7 +169,8 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
 /**
  * Brings the glob part of a policy's deny list up to date (files created or removed since it was
  * compiled). Returns the same object when nothing changed; otherwise a new frozen Policy.
- * The cost is one stat per directory under the scanned trees (none in `trusted` watcher mode).
+ * The cost when nothing changed: an inotify drain and one stat per scanned root (dirwatch.ts), or one
+ * stat per directory under the scanned trees where inotify cannot vouch for them.
  */
 export function refreshGlobDenies(policy: Policy): Policy {
   const known = globPlans.get(policy);

@@ -103,7 +103,7 @@ export const TREE_SECRET_PRUNE: readonly string[] = ['.git', 'node_modules'];
 /**
  * Dotenv files in the (read-only) home, to a bounded depth: other projects' `.env` files live at
  * ~/proj/.env or ~/src/org/proj/.env. Bounded because a home can hold hundreds of thousands of files;
- * the scan prunes by depth and is re-checked with one stat per directory.
+ * the scan prunes by depth and is kept current by inotify (or one stat per directory, dircache.ts).
  */
 export const HOME_SECRET_GLOBS: readonly string[] = [1, 2, 3].flatMap((depth) =>
   ['.env', '.env.*'].map((name) => [...Array<string>(depth).fill('*'), name].join('/')),

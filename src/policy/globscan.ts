@@ -1,8 +1,8 @@
 // cordon – finds the files deny globs (`**/.env`) match: one walk for all globs of a tree, with listings and verdicts reused per unchanged directory.
 //
-// Listings come from the process-wide cache (dircache.ts: one stat per directory to reuse one), and
+// Listings come from the process-wide cache (dircache.ts: inotify or one stat per directory to reuse one), and
 // the verdicts for a listing (which entries match, which subdirectories to enter) are kept with it,
-// so a rescan of an unchanged tree costs one stat per directory. A watcher may mark directories
+// so a rescan of an unchanged tree re-reads nothing. A caller-side watcher may also mark directories
 // dirty; in `trusted` mode only those are re-read and the stat walk is skipped altogether.
 import path from 'node:path';
 

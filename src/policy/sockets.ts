@@ -5,7 +5,7 @@
 // from ABI 9. So the sockets a readable home holds are found here and masked like denied files.
 // The walk is bounded (depth and directories visited), skips trees that never hold live sockets
 // worth reaching (node_modules, git object stores), and does not follow symlinks. Listings come from
-// the process-wide cache (dircache.ts), so a second compile costs one stat per directory.
+// the process-wide cache (dircache.ts), so a second compile re-reads only directories that changed.
 import path from 'node:path';
 
 import { listDir } from './dircache.js';
