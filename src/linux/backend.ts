@@ -79,19 +79,24 @@ export function setLaunchTraceSink(sink: ((line: string) => void) | undefined): 
   traceSink = sink;
 }
 
-/** A launcher with pipes for stdio and a status socket on fd 3 (+ extras): forked by the launch server, else spawned. */
-function forkLauncher(extraFds: number[]): ChildProcessWithoutNullStreams {
+/**
+ * A launcher with pipes for stdio and a status socket on fd 3 (+ extras): forked by the launch
+ * server, else spawned. `sent`: whether `setup` is already in the status socket (the server path
+ * writes it before the fork, so the launcher never waits for it); otherwise the caller writes it.
+ */
+function forkLauncher(extraFds: number[], setup: Buffer): { child: ChildProcessWithoutNullStreams; sent: boolean } {
   const launcher = requireLauncher();
   const server = launchServer(launcher);
   if (server) {
     try {
-      return server.launch(extraFds) as unknown as ChildProcessWithoutNullStreams;
+      const l = server.launch(extraFds, setup);
+      return { child: l as unknown as ChildProcessWithoutNullStreams, sent: l.initialSent };
     } catch {
       // the server died between launches: spawn this one; the next launch starts a new server
     }
   }
   const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...extraFds];
-  return spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams;
+  return { child: spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams, sent: false };
 }
 
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
@@ -100,8 +105,10 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
   // listeners): it gets no channel of its own.
   const netOwned = net !== undefined && role?.kind !== 'join';
   let child: ChildProcessWithoutNullStreams;
+  const setup = setupPart(plan, role);
+  let setupSent: boolean;
   try {
-    child = forkLauncher(net && netOwned ? [net.childFd] : []);
+    ({ child, sent: setupSent } = forkLauncher(net && netOwned ? [net.childFd] : [], setup));
   } finally {
     if (netOwned) net?.spawned();
   }
@@ -130,7 +137,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     }
   });
   status.on('error', () => {}); // EPIPE when the launcher fails before reading the whole plan
-  status.write(setupPart(plan, role));
+  if (!setupSent) status.write(setup);
   child.stdin.on('error', () => {}); // the command may exit without reading its stdin
 
   // Settles as soon as init reported EXIT (it reaps every process first) and the output has

@@ -11,12 +11,15 @@
 // seen its exit ("X") and asked for the reap, so a kill() can never reach a recycled pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { constants } from 'node:os';
 
 import { loadNetAddon, type NetAddon } from '../net/addon.js';
 
 const LAUNCH_MAGIC = 0x31524c43; // "CLR1"
+/** The largest first message written before the fork: well within a unix socket's send buffer. */
+const INITIAL_MAX = 64 * 1024;
 const REAP_MAGIC = 0x315a4c43; // "CLZ1"
 
 function request(magic: number, id: number, nfds: number): Buffer {
@@ -36,6 +39,8 @@ export class ServerLaunch extends EventEmitter {
   readonly stdout: net.Socket;
   readonly stderr: net.Socket;
   readonly stdio: [net.Socket, net.Socket, net.Socket, net.Socket];
+  /** The setup part was written into the status socket before the launcher was forked. */
+  initialSent = false;
   private pendingSignal: NodeJS.Signals | undefined;
   private openStreams = 3;
   private exited = false;
@@ -149,8 +154,12 @@ export class LaunchServer {
     this.control.unref();
   }
 
-  /** Forks a launcher with fresh stdio pipes and status socket, plus `extraFds` (fd 4 …). */
-  launch(extraFds: readonly number[]): ServerLaunch {
+  /**
+   * Forks a launcher with fresh stdio pipes and status socket, plus `extraFds` (fd 4 …). A small
+   * `initial` message (the plan's setup part) is written into the status socket first, so the
+   * launcher reads it as it starts, while we are still wrapping the fds in streams.
+   */
+  launch(extraFds: readonly number[], initial?: Buffer): ServerLaunch {
     if (this.dead) throw new Error('the launch server is gone');
     const a = this.addon;
     const made: number[] = [];
@@ -163,11 +172,14 @@ export class LaunchServer {
       const [stdoutR, stdoutW] = keep(a.pipe());
       const [stderrR, stderrW] = keep(a.pipe());
       const [statusOurs, statusTheirs] = keep(a.streamPair());
+      // The socket buffer takes it at once (nobody reads yet, so a larger one could block us).
+      const initialSent = initial !== undefined && initial.length <= INITIAL_MAX && writeSync(statusOurs, initial) === initial.length;
       const id = this.nextId++;
       const theirs = [stdinR, stdoutW, stderrW, statusTheirs, ...extraFds];
       if (!a.sendFds(this.controlFd, request(LAUNCH_MAGIC, id, theirs.length), theirs)) throw new Error('could not reach the launch server');
       for (const fd of [stdinR, stdoutW, stderrW, statusTheirs]) a.close(fd);
       const l = new ServerLaunch(id, { stdin: stdinW, stdout: stdoutR, stderr: stderrR, status: statusOurs }, this);
+      l.initialSent = initialSent;
       this.launches.set(id, l);
       this.hold(l, true);
       return l;
