@@ -1,9 +1,10 @@
 // cordon – the sandbox's fresh mount tree, built from the plan's mount ops, then pivot_root into it.
 //
-// Layout while building (all inside our private mount namespace, invisible to the host):
-//   /            a small tmpfs mounted over the host's /tmp, then pivoted to
-//   /oldroot     the host's root, where bind sources are looked up
-//   /newroot     the sandbox's root tmpfs, where ops are applied
+// Layout while building (all inside our private mount namespace, invisible to the host): the
+// host's tree, where bind sources are looked up by their own paths, with the sandbox's root tmpfs
+// stacked on a directory no source lies in (the "stage", normally /proc: a fresh one is mounted
+// inside the sandbox anyway). pivot_root(".", ".") from the stage then makes the tmpfs the root and
+// one lazy umount detaches the whole host tree.
 // Sources and destinations are opened with openat2(RESOLVE_NO_SYMLINKS): the planner resolved
 // every path already, so a symlink appearing now means the tree changed under us (a swap race, or a
 // link planted by an earlier run), and we fail closed instead of following it. Binds use the new
@@ -65,9 +66,9 @@ int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
   return fd;
 }
 
-int g_newroot_fd = -1;  // O_PATH fd of /newroot, opened once
+int g_newroot_fd = -1;  // O_PATH fd of the new root (the tmpfs on the stage), opened once
 
-// Opens the mountpoint for `dst` under /newroot: one openat2 for the whole path when it exists;
+// Opens the mountpoint for `dst` under the new root: one openat2 for the whole path when it exists;
 // otherwise a walk that creates the missing components, but only on cordon's own filesystems.
 // want_dir decides what a created leaf is; intermediate components are always directories.
 int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
@@ -147,7 +148,7 @@ int make_fs(const char* type, const std::string& options, unsigned attrs) {
 }
 
 bool bind(const MountOp& op, uint64_t attrs) {
-  std::string src = "/oldroot" + op.src;
+  const std::string& src = op.src;
   Fd src_fd(open_no_symlinks(AT_FDCWD, src.c_str(), O_PATH));
   if (!src_fd.ok()) return fail("mount", "openat2", src.c_str());
   struct stat st;
@@ -350,25 +351,40 @@ bool apply_protections(const std::vector<MountOp>& ops) {
   return ok;
 }
 
+// The stage: a top-level directory of the host (a real one, not a link) that is neither a bind
+// source nor holds one, so stacking the new root on it hides no source.
+const char* pick_stage(const std::vector<MountOp>& ops) {
+  static const char* const kCandidates[] = {"/proc", "/sys", "/run", "/mnt", "/srv", "/media", "/boot"};
+  for (const char* c : kCandidates) {
+    const size_t n = std::strlen(c);
+    bool used = false;
+    for (const MountOp& op : ops) {
+      if (op.kind != MountKind::kBindRo && op.kind != MountKind::kBindRw && op.kind != MountKind::kBindDev) continue;
+      if (op.src.compare(0, n, c) == 0 && (op.src.size() == n || op.src[n] == '/')) used = true;
+    }
+    struct stat st;
+    if (!used && ::lstat(c, &st) == 0 && S_ISDIR(st.st_mode)) return c;
+  }
+  return nullptr;
+}
+
 bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   // Stop mount events propagating back to the host before touching anything.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
-  // Our scratch root hides the host's /tmp only inside this namespace; the host's /tmp stays
-  // reachable below /oldroot/tmp after the pivot.
-  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
-    return fail("mount", "mount", "scratch tmpfs");
-  if (::chdir("/tmp") != 0) return fail("mount", "chdir", "scratch");
-  if (::mkdir("newroot", 0755) != 0 || ::mkdir("oldroot", 0755) != 0) return fail("mount", "mkdir", "scratch dirs");
-  if (::mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") != 0)
+  const char* stage = pick_stage(ops);
+  if (!stage) {
+    errno = EBUSY;
+    return fail("mount", "plan", "a stage for the new root (every one of /proc /sys /run /mnt /srv /media /boot holds a bind source)");
+  }
+  // The new root hides the stage only inside this namespace (the host's /proc, normally).
+  if (::mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") != 0)
     return fail("mount", "mount", "root tmpfs");
-  if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return fail("mount", "pivot_root", "scratch");
-  if (::chdir("/") != 0) return fail("mount", "chdir", "/");
+  g_newroot_fd = open_no_symlinks(AT_FDCWD, stage, O_PATH | O_DIRECTORY);
+  if (g_newroot_fd < 0) return fail("mount", "openat2", stage);
   struct stat st;
-  if (::stat("/newroot", &st) != 0) return fail("mount", "stat", "/newroot");
+  if (::fstat(g_newroot_fd, &st) != 0) return fail("mount", "fstat", stage);
   g_own_devs[g_own_dev_count++] = st.st_dev;
-  g_newroot_fd = open_no_symlinks(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY);
-  if (g_newroot_fd < 0) return fail("mount", "openat2", "/newroot");
-  TRACE_STEP("mount: scratch root and pivot");
+  TRACE_STEP("mount: root tmpfs staged");
 
 #ifdef CORDON_TRACE
   MountKind last = ops.empty() ? MountKind::kDir : ops.front().kind;
@@ -384,13 +400,15 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   TRACE_STEP("mount: all ops");
 
   forget_mask_parent();
+  // The new root becomes the root, the host's tree is stacked on top of it by pivot_root(".", "."),
+  // and one lazy umount of "." detaches that whole host tree.
+  int rc = ::fchdir(g_newroot_fd);
   ::close(g_newroot_fd);
-  // Detach the host tree, then make /newroot the root and drop the scratch tmpfs with it.
-  if (::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");
+  g_newroot_fd = -1;
+  if (rc != 0) return fail("mount", "fchdir", stage);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail("mount", "pivot_root", stage);
+  if (::umount2(".", MNT_DETACH) != 0) return fail("mount", "umount2", "host tree");
   TRACE_STEP("mount: host tree detached");
-  if (::chdir("/newroot") != 0) return fail("mount", "chdir", "/newroot");
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail("mount", "pivot_root", "newroot");
-  if (::umount2(".", MNT_DETACH) != 0) return fail("mount", "umount2", "scratch");
   if (::chdir("/") != 0) return fail("mount", "chdir", "/");
   // Mountpoints exist now; nobody creates anything at the top level of the sandbox.
   if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)

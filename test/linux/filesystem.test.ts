@@ -367,4 +367,21 @@ describe('odd workspaces and denied paths', () => {
       }
     });
   });
+
+  it('read roots under /proc and /sys: the new root is built elsewhere, and the sandbox still has its own /proc (control: the host pid namespace shows more)', async () => {
+    await withWorld(async (w) => {
+      const sb = await w.sandbox({ read: ['/usr', '/etc', '/proc/cpuinfo', '/sys/kernel'] });
+      try {
+        const r = await sb.exec(['sh', '-c', 'grep -c ^processor /proc/cpuinfo; ls /sys/kernel >/dev/null && echo sys-ok; ls /proc | grep -c "^[0-9]"']);
+        assert.equal(r.exitCode, 0, r.stderr.toString());
+        const [cpus, sysOk, pids] = r.stdout.toString().trim().split('\n');
+        assert.ok(Number(cpus) >= 1, r.stdout.toString());
+        assert.equal(sysOk, 'sys-ok');
+        const hostPids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
+        assert.ok(Number(pids) <= 4 && hostPids > Number(pids), `the sandbox sees its own pids (${pids}), the host ${hostPids}`);
+      } finally {
+        await sb.close();
+      }
+    });
+  });
 });
