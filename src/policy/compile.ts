@@ -115,8 +115,26 @@ interface GlobPlan {
   socketRoots: ReadonlyArray<{ root: string; origin: RuleOrigin }>;
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
-  /** The last walk's hits, when every directory it listed was watched (dirwatch.ts): valid while no watched directory changed and the roots are the same directories. */
-  quiet?: { changes: number; roots: ReadonlyMap<string, bigint | undefined>; hits: Map<string, RuleOrigin> };
+  /** What the hits depend on (scans, socket roots, allowed secrets), as a key of `quietWalks`; made on first use. */
+  key?: string;
+}
+
+/**
+ * The last walk's hits per glob plan key, when every directory it listed was watched (dirwatch.ts):
+ * valid while no watched directory changed and the roots are the same directories. Shared by every
+ * compile of the process, so a second Sandbox with the same profile walks nothing.
+ */
+interface QuietWalk {
+  changes: number;
+  roots: ReadonlyMap<string, bigint | undefined>;
+  hits: Map<string, RuleOrigin>;
+}
+const quietWalks = new Map<string, QuietWalk>();
+const MAX_QUIET_WALKS = 64;
+
+function planKey(plan: GlobPlan): string {
+  plan.key ??= JSON.stringify([plan.scans.map((s) => [s.roots, s.glob, s.prune, s.origin]), plan.socketRoots, [...plan.allowSecrets]]);
+  return plan.key;
 }
 
 function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
@@ -139,8 +157,8 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
   const changes = changeCount();
   const roots = [...new Set([...plan.scans.flatMap((s) => s.roots), ...plan.socketRoots.map((s) => s.root)])];
   const rootsNow = changes === undefined ? undefined : rootInodes(roots);
-  const q = plan.quiet;
-  if (q && rootsNow && q.changes === changes && roots.every((r) => q.roots.get(r) === rootsNow.get(r))) return q.hits;
+  const q = rootsNow && quietWalks.get(planKey(plan));
+  if (q && rootsNow && q.changes === changes && roots.every((r) => q.roots.get(r) === rootsNow.get(r))) return new Map(q.hits);
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
@@ -162,7 +180,14 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
       if (!plan.allowSecrets.has(sock) && !hits.has(sock)) hits.set(sock, origin);
     }
   }
-  plan.quiet = changes !== undefined && rootsNow && passFullyWatched(pass) ? { changes, roots: rootsNow, hits } : undefined;
+  if (changes !== undefined && rootsNow) {
+    const key = planKey(plan);
+    quietWalks.delete(key); // re-inserted last: the map stays in least-recently-walked order
+    if (passFullyWatched(pass)) {
+      if (quietWalks.size >= MAX_QUIET_WALKS) quietWalks.delete(quietWalks.keys().next().value as string);
+      quietWalks.set(key, { changes, roots: rootsNow, hits: new Map(hits) });
+    }
+  }
   return hits;
 }
 
