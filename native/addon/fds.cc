@@ -3,8 +3,6 @@
 //   streamPair()              → [ours, theirs]  AF_UNIX SOCK_STREAM socketpair, both close-on-exec
 //   sendFds(fd, payload, fds) → bool            one sendmsg with SCM_RIGHTS (non-blocking); false
 //                                               if it would block or the peer is gone
-//   existing(paths) → string                    '1'/'0' per path: lstat(2) succeeds (a sandbox built
-//                                               ahead checks ~100 paths per command; one call here)
 #include <napi.h>
 
 #include "errors.h"
@@ -74,27 +72,10 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, static_cast<size_t>(n) == payload.Length());
 }
 
-Napi::Value Existing(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) {
-    Napi::TypeError::New(env, "existing(paths)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto list = info[0].As<Napi::Array>();
-  std::string out(list.Length(), '0');
-  struct stat st;
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Value v = list.Get(i);
-    if (v.IsString() && ::lstat(v.As<Napi::String>().Utf8Value().c_str(), &st) == 0) out[i] = '1';
-  }
-  return Napi::String::New(env, out);
-}
-
 }  // namespace
 
 void RegisterFdHelpers(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("streamPair", Napi::Function::New(env, StreamPair));
   exports.Set("sendFds", Napi::Function::New(env, SendFds));
-  exports.Set("existing", Napi::Function::New(env, Existing));
 }

@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { CordonError } from '../errors.js';
 import { launcherPath } from '../paths.js';
 import type { Policy } from '../policy/policy.js';
-import { lstatOrUndefined } from '../policy/realpaths.js';
+import { existingPaths } from '../policy/existence.js';
 import type {
   BackendExit,
   Capabilities,
@@ -18,7 +18,6 @@ import type {
 } from '../platform/backend.js';
 import { describeSetupError } from '../platform/backend.js';
 import { proxyEnv } from '../net/plan.js';
-import { loadNetAddon, type NetAddon } from '../net/addon.js';
 import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
 import { probeLinux, type LinuxProbe } from './probe.js';
@@ -220,19 +219,15 @@ function usable(l: Launch): boolean {
  * only made for paths that exist when the sandbox is built, so one built ahead is stale once this
  * changes (e.g. the previous command ran `git init`, creating .git/hooks).
  */
+const fingerprintPaths = new WeakMap<Policy, readonly string[]>();
+
 function pathsFingerprint(policy: Policy): string {
-  const paths = [...policy.fs.protected, ...policy.fs.deny];
-  let addon: NetAddon | undefined;
-  try {
-    addon = loadNetAddon();
-  } catch {
-    addon = undefined;
-  }
-  // One native call (an lstat per path) rather than a Stats object per path: this runs on every
-  // command that uses a sandbox built ahead.
-  if (addon) return addon.existing(paths);
+  // From the listing cache (existence.ts): this runs on every command that uses a sandbox built
+  // ahead. The same array each time, so a quiet answer is reused.
+  let paths = fingerprintPaths.get(policy);
+  if (!paths) fingerprintPaths.set(policy, (paths = [...policy.fs.protected, ...policy.fs.deny]));
   let out = '';
-  for (const p of paths) out += lstatOrUndefined(p) ? '1' : '0';
+  for (const e of existingPaths(paths)) out += e ? '1' : '0';
   return out;
 }
 

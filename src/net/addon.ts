@@ -21,8 +21,6 @@ export interface NetAddon {
   pipe(): [number, number];
   streamPair(): [number, number];
   sendFds(fd: number, payload: Buffer, fds: readonly number[]): boolean;
-  /** '1'/'0' per path: whether lstat succeeds. */
-  existing(paths: readonly string[]): string;
 }
 
 let addon: NetAddon | undefined;

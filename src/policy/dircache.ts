@@ -176,6 +176,12 @@ function store(dir: string, fresh: Listing): Listing {
   return fresh;
 }
 
+/** The cached listing of `dir` if it was found current in `pass` (no lookup, no syscall). */
+export function listedIn(dir: string, pass: object): Listing | undefined {
+  const cached = cache.get(dir);
+  return cached && cached.checkedIn === pass ? cached : undefined;
+}
+
 const BY_NAME = {};
 
 /** The entry called `name` in a listing (an index built on first use). */

@@ -2,10 +2,6 @@
 import { CordonError } from '../errors.js';
 import type { EnvPolicy } from '../policy/policy.js';
 
-function matches(name: string, pattern: string): boolean {
-  return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
-}
-
 export interface EnvInput {
   policy: EnvPolicy;
   /** The caller's environment the allowlist draws from. */
@@ -16,12 +12,37 @@ export interface EnvInput {
   cwd: string;
 }
 
+/** A list of names and `PREFIX*` patterns, as a set and a prefix list (built once per policy). */
+interface NameMatcher {
+  exact: ReadonlySet<string>;
+  prefixes: readonly string[];
+}
+const matchers = new WeakMap<readonly string[], NameMatcher>();
+
+function matcher(patterns: readonly string[]): NameMatcher {
+  let m = matchers.get(patterns);
+  if (!m) {
+    m = { exact: new Set(patterns.filter((p) => !p.endsWith('*'))), prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)) };
+    matchers.set(patterns, m);
+  }
+  return m;
+}
+
+function matchesAny(name: string, m: NameMatcher): boolean {
+  return m.exact.has(name) || m.prefixes.some((p) => name.startsWith(p));
+}
+
 export function buildEnv(input: EnvInput): Record<string, string> {
   const { policy, inherited } = input;
-  const denied = (name: string) => policy.deny.some((p) => matches(name, p));
+  const allow = matcher(policy.allow);
+  const deny = matcher(policy.deny);
+  const denied = (name: string) => matchesAny(name, deny);
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(inherited)) {
-    if (value !== undefined && policy.allow.some((p) => matches(name, p)) && !denied(name)) env[name] = value;
+  // Names first, values only for the allowed ones: each read of process.env is a getenv() in C++.
+  for (const name of Object.keys(inherited)) {
+    if (!matchesAny(name, allow) || denied(name)) continue;
+    const value = inherited[name];
+    if (value !== undefined) env[name] = value;
   }
   Object.assign(env, policy.set);
   for (const [name, value] of Object.entries(input.overrides ?? {})) {

@@ -10,7 +10,7 @@ import { describeSetupError, type PlatformBackend, type PreparedPolicy, type Bac
 import { selectBackend } from '../platform/select.js';
 import type { WindowsOptions } from '../windows/plan.js';
 import type { Policy } from '../policy/policy.js';
-import { lstatOrUndefined } from '../policy/realpaths.js';
+import { existingPaths } from '../policy/existence.js';
 import type { ProfileDocument } from '../profile/schema.js';
 import { CappedCapture } from './capture.js';
 import { buildEnv } from './env.js';
@@ -120,8 +120,9 @@ function overlay(options: SandboxOptions): ProfileDocument {
  * process warning instead of throwing).
  */
 function createdProtected(missingBefore: readonly string[]): Violation[] {
+  const now = existingPaths(missingBefore);
   return missingBefore
-    .filter((p) => lstatOrUndefined(p))
+    .filter((_, i) => now[i])
     .map((p) => ({
       kind: 'fs-write',
       what: p,
@@ -260,7 +261,8 @@ export class Sandbox extends EventEmitter {
     const runId = randomUUID();
     // Protected paths that do not exist yet cannot be re-bound read-only; if the command creates one
     // (e.g. `git init` makes .git/hooks), the caller is told, and later commands protect it.
-    const missingProtected = this.policy.fs.protected.filter((p) => !lstatOrUndefined(p));
+    const protectedNow = existingPaths(this.policy.fs.protected);
+    const missingProtected = this.policy.fs.protected.filter((_, i) => !protectedNow[i]);
     const started = performance.now();
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;

@@ -1,7 +1,7 @@
 // cordon tests – deny globs kept current by inotify-watched listings: renamed ancestors, mounts, random churn against a naive walk, and a real sandbox.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -9,6 +9,7 @@ import { Sandbox } from '../../dist/index.js';
 import { compilePolicy, refreshGlobDenies } from '../../dist/policy/compile.js';
 import { clearDirCache } from '../../dist/policy/dircache.js';
 import { isWatched, setDirWatch, watcherAvailable } from '../../dist/policy/dirwatch.js';
+import { existingPaths } from '../../dist/policy/existence.js';
 import { GlobIndex } from '../../dist/policy/globscan.js';
 import { loadProfile } from '../../dist/profile/load.js';
 import type { Policy } from '../../dist/policy/policy.js';
@@ -175,4 +176,68 @@ test('real sandbox: a secret that appears under a renamed-and-recreated path is 
   } finally {
     sb.close();
   }
+});
+
+test('existence of many paths from watched listings always equals lstat, through churn and renamed ancestors', () => {
+  const base = path.join(d.root, 'exist');
+  const root = path.join(base, 'top');
+  mkdirSync(root, { recursive: true });
+  const names = ['a', 'b', 'c'];
+  // Paths three levels deep: most of their directories are absent at first, as for denied paths.
+  const paths: string[] = [];
+  for (const x of names) for (const y of names) for (const z of ['k', 'l.pem']) paths.push(path.join(root, x, y, z));
+  paths.push(path.join(root, 'a'), path.join(root, 'link', 'k'));
+  let seed = 5;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pick = () => path.join(root, ...Array.from({ length: 1 + rnd(3) }, () => names[rnd(3)]!));
+  for (let step = 0; step < 400; step++) {
+    const p = pick();
+    try {
+      switch (rnd(8)) {
+        case 0:
+          mkdirSync(p, { recursive: true });
+          break;
+        case 1:
+          writeFileSync(path.join(p, rnd(2) ? 'k' : 'l.pem'), 'x');
+          break;
+        case 2:
+          rmSync(p, { recursive: true, force: true });
+          break;
+        case 3:
+          renameSync(p, path.join(root, names[rnd(3)]!, `r${step}`));
+          break;
+        case 4:
+          rmSync(path.join(root, 'link'), { force: true });
+          symlinkSync(p, path.join(root, 'link'));
+          break;
+        case 5: // the tree's parent moves away and a new tree takes its path: no event names `top`
+          renameSync(base, `${base}-old${step}`);
+          for (const x of names) {
+            mkdirSync(path.join(root, x, 'a'), { recursive: true });
+            writeFileSync(path.join(root, x, 'a', rnd(2) ? 'k' : 'l.pem'), 'x');
+          }
+          break;
+        default:
+          break;
+      }
+    } catch {
+      // the random target did not exist, or the move was into itself: nothing changed
+    }
+    const truth = paths.map((q) => lstatSync(q, { throwIfNoEntry: false }) !== undefined);
+    assert.deepEqual(existingPaths(paths), truth, `step ${step}`);
+  }
+  // The same directly: a quiet answer on record, then the tree's parent replaced (no event at all).
+  const truth = () => paths.map((q) => lstatSync(q, { throwIfNoEntry: false }) !== undefined);
+  rmSync(base, { recursive: true, force: true });
+  mkdirSync(path.join(root, 'a', 'a'), { recursive: true });
+  assert.deepEqual(existingPaths(paths), truth());
+  assert.deepEqual(existingPaths(paths), truth());
+  renameSync(base, `${base}-last`);
+  mkdirSync(path.join(root, 'b', 'a'), { recursive: true });
+  writeFileSync(path.join(root, 'b', 'a', 'k'), 'x');
+  assert.ok(truth().some(Boolean), 'control: the new tree holds a listed path');
+  assert.deepEqual(existingPaths(paths), truth());
 });
