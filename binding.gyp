@@ -17,6 +17,7 @@
             "native/launcher/init.cc",
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
+            "native/launcher/connect_broker.cc",
             "native/launcher/limits.cc",
             "native/launcher/server.cc",
             "native/launcher/fd_passing.cc"
