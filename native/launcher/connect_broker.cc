@@ -543,6 +543,10 @@ bool broker_start(const Plan& plan) {
 }
 
 void broker_run(int listener) {
+  // Linux 6.6+: the caller and the worker hand over on one CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP),
+  // which roughly halves a brokered connect's round trip. Older kernels: EINVAL, no harm.
+  uint64_t sync_wake = 1;
+  ::ioctl(listener, 0x40082104UL /* SECCOMP_IOCTL_NOTIF_SET_FLAGS */, sync_wake);
   pthread_mutex_lock(&g_mu);
   g_listener = listener;
   pthread_cond_broadcast(&g_cv);
