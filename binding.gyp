@@ -18,6 +18,7 @@
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
             "native/launcher/netns_builder.cc",
+            "native/launcher/connect_broker.cc",
             "native/launcher/limits.cc",
             "native/launcher/server.cc",
             "native/launcher/fd_passing.cc"

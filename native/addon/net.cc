@@ -10,6 +10,11 @@
 //                                            dups both fds, so the caller closes its own handles
 //   relayCount(group) → count               relays of a group still running
 //   abortRelays(group) → count               ends a group's relays at once (both ends reset)
+//   sendConnected(fd, request, error, socketFd)   the reply to a brokered connect (launcher's
+//                                            connect_broker.cc): 12 bytes, the socket attached
+//                                            (SCM_RIGHTS) when error is 0, after a second connect()
+//                                            makes it SS_CONNECTED; error -1 = "use the relay";
+//                                            false if it would block
 //   close(fd)
 // Errors are thrown as Error objects with `code` (errno name) and `errno`.
 #include <napi.h>
@@ -333,9 +338,60 @@ Napi::Value AbortRelays(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), count);
 }
 
+// The wire format connect_broker.cc reads: magic "CNR1", request id, errno (0 = connected).
+constexpr uint32_t kReplyMagic = 0x31524e43;
+
+Napi::Value SendConnected(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!FdArg(info, &fd)) return info.Env().Undefined();
+  if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "sendConnected(fd, request, error, socketFd)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  uint32_t reply[3] = {kReplyMagic, info[1].As<Napi::Number>().Uint32Value(), static_cast<uint32_t>(info[2].As<Napi::Number>().Int32Value())};
+  int sock = info[3].As<Napi::Number>().Int32Value();
+  if (sock >= 0 && reply[2] == 0) {
+    // Node's connect() was non-blocking, which leaves the socket layer's state at SS_CONNECTING even
+    // once TCP is established; a second connect() moves it to SS_CONNECTED (0, or EISCONN if it was
+    // already). Only an SS_CONNECTED socket is safe in the sandbox: from SS_CONNECTING, a
+    // sendmsg(MSG_FASTOPEN) after a reset disconnects it (connect_broker.cc has the argument).
+    sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    bool connected = ::getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
+                     (::connect(sock, reinterpret_cast<sockaddr*>(&peer), plen) == 0 || errno == EISCONN);
+    if (!connected) {
+      reply[2] = static_cast<uint32_t>(ECONNREFUSED);
+      sock = -1;
+    }
+  }
+  iovec iov = {reply, sizeof reply};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr mh;
+  std::memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (sock >= 0 && reply[2] == 0) {
+    std::memset(control, 0, sizeof control);
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &sock, sizeof sock);
+  }
+  ssize_t n;
+  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(info.Env(), false);
+  if (n < 0) return ThrowErrno(info.Env(), "sendmsg", errno);
+  // A stream socket takes all 12 bytes or none of a message this small, short of a full buffer.
+  return Napi::Boolean::New(info.Env(), n == static_cast<ssize_t>(sizeof reply));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFdHelpers(env, exports);
   RegisterDirWatch(env, exports);
+  exports.Set("sendConnected", Napi::Function::New(env, SendConnected));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));
   exports.Set("originalDst", Napi::Function::New(env, OriginalDst));

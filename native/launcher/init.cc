@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "connect_broker.h"
 #include "kernel_abi.h"
 #include "landlock.h"
 #include "limits.h"
@@ -196,7 +197,7 @@ void run_init(Plan& plan, int life_fd) {
   if (plan.join_pid) {
     // A session command: the session's root, network and hostname exist; /proc and the
     // protections are (re)made in this command's own mount namespace.
-    if (!apply_protections(plan.mounts)) exit_setup_failed();
+    if (!apply_protections(plan.mounts) || !join_network(plan)) exit_setup_failed();
   } else {
     // The network namespace is made (lo up, allowlist listeners and capture) by a helper thread
     // while this thread builds the mount tree (netns_builder.h); host mode has none.
@@ -231,10 +232,14 @@ void run_init(Plan& plan, int life_fd) {
     fail("init", "signalfd");
     exit_setup_failed();
   }
+  // Allowlist networking: the connect broker's workers are made now, with every layer but seccomp
+  // (they perform connect() for the command; connect_broker.cc), and take the listener below.
+  if (!plan.keeper && network_brokered() && !broker_start(plan)) exit_setup_failed();
   int listener = -1;
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
   TRACE_STEP("seccomp");
   if (plan.keeper) hold_session(life_fd);
+  if (broker_running()) broker_run(listener);
   // From here on the command runs beside us with our uid: being non-dumpable keeps it out of
   // /proc/1/fd (our pipes, our status socket), /proc/1/mem and ptrace even where seccomp would
   // not. (A session keeper stays joinable by pid; no command can see its pid namespace.)
@@ -263,9 +268,12 @@ void run_init(Plan& plan, int life_fd) {
   std::snprintf(started, sizeof started, "STARTED %d\n", child);
   report_line(started);
 
-  struct pollfd fds[3] = {{sigfd, POLLIN, 0}, {listener, POLLIN, 0}, {life_fd, POLLIN, 0}};
+  // With the broker its workers take every notification, and the supervisor's replies arrive on the
+  // status fd.
+  const bool brokered = broker_running();
+  struct pollfd fds[4] = {{sigfd, POLLIN, 0}, {brokered ? -1 : listener, POLLIN, 0}, {life_fd, POLLIN, 0}, {brokered ? kStatusFd : -1, POLLIN, 0}};
   for (;;) {
-    int n = ::poll(fds, 3, -1);
+    int n = ::poll(fds, 4, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       ::kill(-1, SIGKILL);
@@ -276,6 +284,10 @@ void run_init(Plan& plan, int life_fd) {
       ::_exit(137);
     }
     if (fds[1].revents & POLLIN) answer_notification(plan, listener);
+    if (fds[3].revents && !broker_read_replies()) {
+      broker_supervisor_gone();
+      fds[3].fd = -1;
+    }
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (::read(sigfd, &si, sizeof si) != sizeof si) continue;

@@ -16,7 +16,8 @@
 // Any error fails the setup: the command never runs with a half-built network.
 //
 // Records:
-//   20 NET_CONFIG   channel-fd \0 capture-port \0 proxy-port       (exactly one)
+//   20 NET_CONFIG   channel-fd \0 capture-port \0 proxy-port [\0 broker|relay]   (exactly one; broker:
+//                   the seccomp filter sends every connect() to pid 1, connect_broker.cc)
 //   21 NET_CAPTURE  action \0 cidr \0 port-lo \0 port-hi           action: redirect | accept;
 //                                                                   port-lo 0 = any port
 #include "network.h"
@@ -72,6 +73,7 @@ struct Config {
   int channel = -1;
   uint16_t capture_port = 0;
   uint16_t proxy_port = 0;
+  bool broker = false;
   std::vector<Capture> captures;
 };
 
@@ -107,9 +109,11 @@ bool parse_config(const Plan& plan, Config* cfg) {
     auto f = split_nul(payload);
     if (tag == kTagConfig) {
       long fd = 0, cport = 0, pport = 0;
-      if (have_config || f.size() != 3 || !parse_num(f[0], 1 << 20, &fd) || !parse_num(f[1], 65535, &cport) ||
-          !parse_num(f[2], 65535, &pport) || cport == 0 || pport == 0 || cport == pport)
+      if (have_config || (f.size() != 3 && f.size() != 4) || !parse_num(f[0], 1 << 20, &fd) || !parse_num(f[1], 65535, &cport) ||
+          !parse_num(f[2], 65535, &pport) || cport == 0 || pport == 0 || cport == pport ||
+          (f.size() == 4 && f[3] != "broker" && f[3] != "relay"))
         return bad("bad NET_CONFIG record");
+      cfg->broker = f.size() == 4 && f[3] == "broker";
       cfg->channel = static_cast<int>(fd);
       cfg->capture_port = static_cast<uint16_t>(cport);
       cfg->proxy_port = static_cast<uint16_t>(pport);
@@ -471,9 +475,47 @@ bool send_fds(int channel, const std::string& names, const std::vector<int>& fds
 
 }  // namespace
 
+namespace {
+
+// What setup_network built (or a session command's plan names), kept for connect_broker.cc.
+Config g_config;
+bool g_brokered = false;
+
+bool cidr_contains(const Cidr& c, int family, const unsigned char* addr) {
+  if (c.family != family) return false;
+  int full = c.bits / 8, rest = c.bits % 8;
+  if (std::memcmp(c.addr, addr, static_cast<size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (c.addr[full] & mask) == (addr[full] & mask);
+}
+
+}  // namespace
+
+bool network_brokered() { return g_brokered; }
+
+bool is_captured(int family, const unsigned char* addr, uint16_t port) {
+  // The same first-match walk as the nftables chain load_nat_rules() programs.
+  for (const auto& cap : g_config.captures) {
+    if (!cidr_contains(cap.cidr, family, addr)) continue;
+    if (cap.port_lo != 0 && (port < cap.port_lo || port > cap.port_hi)) continue;
+    return cap.redirect;
+  }
+  return false;
+}
+
+bool join_network(const Plan& plan) {
+  if (plan.network.empty()) return true;
+  // The session's keeper built the listeners, routes and capture chain in the namespace we joined;
+  // this command only needs the capture list for its own connects.
+  if (!parse_config(plan, &g_config)) return false;
+  g_brokered = g_config.broker;
+  return true;
+}
+
 bool setup_network(const Plan& plan) {
   if (plan.network.empty()) return true;
-  Config cfg;
+  Config& cfg = g_config;
   if (!parse_config(plan, &cfg)) return false;
   int domain = 0;
   socklen_t dlen = sizeof domain;
@@ -501,6 +543,7 @@ bool setup_network(const Plan& plan) {
   for (int fd : fds) ::close(fd);
   ::close(cfg.channel);
   if (!ok) return false;
+  g_brokered = cfg.broker;
   report_line("NET READY\n");
   return true;
 }

@@ -1,6 +1,8 @@
 // cordon – status records from the launcher to the Node supervisor.
 #include "report.h"
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,17 +11,29 @@
 
 namespace cordon {
 
+namespace {
+// The connect broker's workers (threads of init) report too: one line at a time.
+pthread_mutex_t g_report_mu = PTHREAD_MUTEX_INITIALIZER;
+// Init forks the command while workers run: a worker holding the lock at that moment would leave
+// the child (which reports its own exec failure) a mutex nobody will ever unlock. Held across fork.
+void lock_report() { pthread_mutex_lock(&g_report_mu); }
+void unlock_report() { pthread_mutex_unlock(&g_report_mu); }
+const int g_fork_guard = pthread_atfork(lock_report, unlock_report, unlock_report);
+}  // namespace
+
 void report_line(const char* line) {
+  pthread_mutex_lock(&g_report_mu);
   size_t len = std::strlen(line);
   while (len > 0) {
     ssize_t n = ::write(kStatusFd, line, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;
+      break;
     }
     line += n;
     len -= static_cast<size_t>(n);
   }
+  pthread_mutex_unlock(&g_report_mu);
 }
 
 void report_setup_failure(const char* step, const char* syscall_name, int err, const char* detail) {

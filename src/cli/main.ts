@@ -25,7 +25,7 @@ usage:
       --log-file FILE         append audit events (JSON lines)
   cordon doctor [--json]       which layers this machine can enforce
   cordon profile check|explain|diff|init|schema   write and review profiles (cordon profile help)
-  cordon explain --seccomp     the syscall filter, readably
+  cordon explain --seccomp [--network allowlist]   the syscall filter, readably
   cordon windows setup|teardown  (Windows, elevated) enforced per-endpoint network via WFP
   cordon help | --version
 
@@ -50,9 +50,13 @@ async function main(argv: string[]): Promise<number> {
     case 'doctor':
       return doctor(rest.includes('--json'));
     case 'explain': {
-      if (rest[0] !== '--seccomp') throw new CordonError('BAD_ARGUMENT', 'usage: cordon explain --seccomp');
+      const usage = 'usage: cordon explain --seccomp [--network none|allowlist|host]';
+      if (rest[0] !== '--seccomp') throw new CordonError('BAD_ARGUMENT', usage);
+      const network = rest[1] === '--network' ? rest[2] : rest.length === 1 ? 'none' : undefined;
+      if (network !== 'none' && network !== 'allowlist' && network !== 'host') throw new CordonError('BAD_ARGUMENT', usage);
       const { explainSeccomp } = await import('../linux/seccomp/index.js');
-      process.stdout.write(explainSeccomp({ network: 'none' }) + '\n');
+      // allowlist: connect() is shown brokered by pid 1 (the default; the kernel connects where it cannot be).
+      process.stdout.write(explainSeccomp({ network }) + '\n');
       return 0;
     }
     case 'windows':

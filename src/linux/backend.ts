@@ -98,6 +98,12 @@ function forkLauncher(extraFds: number[], setup: Buffer): { child: ChildProcessW
   return { child: spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams, sent: false };
 }
 
+/** The fd behind a libuv pipe/socket (the status stream), for native calls on it; -1 if there is none. */
+function fdOfStream(stream: unknown): number {
+  const fd = (stream as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
 function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
   // A session command uses its session's supervisor (made with the keeper, which received the
@@ -128,7 +134,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     let nl;
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
-      if (net && line.startsWith('NET ')) net.onRecord(line);
+      if (net && line.startsWith('NET ')) net.onRecord(line, fdOfStream(status));
       else if (traceSink && line.startsWith('TRACE ')) traceSink(line);
       applyRecord(state, line);
       pending = pending.slice(nl + 1);

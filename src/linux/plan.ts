@@ -11,7 +11,7 @@ import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landloc
 import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './limits.js';
 import type { LinuxProbe } from './probe.js';
 import { loadNetAddon } from '../net/addon.js';
-import { captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
+import { brokerUsable, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
 import { lstatOrUndefined } from '../policy/realpaths.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
@@ -217,7 +217,10 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   const landlockScope = abi > 0 ? scopes(abi) : 0n;
   const landlockFs = abi > 0 && landlockScope === 0n ? writeRights(abi) : 0n;
   const rules = landlockFs !== 0n ? landlockRules(abi, policy.fs.write) : [];
-  const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode, guardSetid: probe.uid === 0 });
+  // Allowlist: pid 1 performs every connect() (relay-free for allowed TCP, docs/network.md) unless it
+  // could not act for the caller here; then the kernel connects and every allowed byte is relayed.
+  const broker = allowlist && brokerUsable();
+  const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode, guardSetid: probe.uid === 0, superviseConnect: broker });
 
   const w = new WireWriter();
   w.record(Tag.namespaces, String(namespaces));
@@ -229,7 +232,7 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   w.record(Tag.seccomp, program);
   for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
   if (allowlist) {
-    w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT));
+    w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT), broker ? 'broker' : 'relay');
     for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));
   }
   const sites = detectCgroups();

@@ -16,6 +16,8 @@ export interface NetAddon {
   relayCount(group: number): number;
   /** Resets every relay of a group; returns how many. */
   abortRelays(group: number): number;
+  /** Answers a supervised connect on the launcher's status socket; false if it could not be sent. */
+  sendConnected(fd: number, request: number, error: number, socketFd: number): boolean;
   close(fd: number): void;
   /** The launch server's fd plumbing (fds.cc). */
   pipe(): [number, number];

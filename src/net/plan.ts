@@ -1,6 +1,6 @@
 // cordon – the launcher's part of allowlist networking: which destinations the sandbox's nftables
 // chain captures, the listener ports, the resolv.conf mount and the proxy environment.
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 
@@ -54,6 +54,21 @@ export function captures(network: NetworkPolicy): Capture[] {
     out.push({ action: 'redirect', cidr: '0.0.0.0/0', ports: any }, { action: 'redirect', cidr: '::/0', ports: any });
   }
   return out;
+}
+
+/**
+ * Whether the sandbox's pid 1 can perform connect() for the command (the relay-free path,
+ * native/launcher/connect_broker.cc). It takes the caller's socket with pidfd_getfd, which Yama's
+ * ptrace_scope 2 (admin only) and 3 (none) refuse to a process without CAP_SYS_PTRACE; there, and
+ * with CORDON_NET_BROKER=0 (comparisons, tests), the kernel connects and allowed traffic is relayed.
+ */
+export function brokerUsable(): boolean {
+  if (process.env.CORDON_NET_BROKER === '0') return false;
+  try {
+    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim()) < 2;
+  } catch {
+    return true; // no Yama
+  }
 }
 
 /** The shipped resolv.conf that names cordon's answerer. */

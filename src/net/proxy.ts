@@ -4,7 +4,9 @@
 // upstream; it writes the protocol's success or refusal and returns the socket to splice, if any.
 import type { Socket } from 'node:net';
 
-export type OpenResult = { ok: true; upstream: Socket } | { ok: false; denied: boolean; reason: string };
+export type OpenResult =
+  | { ok: true; upstream: Socket }
+  | { ok: false; denied: boolean; reason: string; code?: string; /** brokered connect: no address of the caller's family */ useRelay?: boolean };
 export type Opener = (host: string, port: number, via: string) => Promise<OpenResult>;
 
 const MAX_HEAD = 64 * 1024;

@@ -7,6 +7,11 @@
 //                      pool address → the name the DNS answerer handed it out for, or an IP literal)
 //   proxy listener     HTTP CONNECT, plain HTTP forwarding, SOCKS5 (remote DNS)
 //   DNS (UDP/TCP)      allowed names → pool addresses; others NXDOMAIN; nothing forwarded
+//   brokered connect   the relay-free path: the sandbox's pid 1 performs every connect(); one to a
+//                      captured destination is asked here ("NET CONNECT" record on the launcher's
+//                      status socket), decided exactly like a captured connection, connected here and
+//                      sent back to be installed in place of the caller's socket, so the bytes flow
+//                      kernel to kernel (launcher: connect_broker.cc)
 // open(): rules (deny wins) → resolve on the host (the policy's `hosts` map first) → refuse
 // loopback/private/link-local/metadata answers unless the rule allows private targets or an IP rule
 // names the address → connect → splice. Each decision is an audit event; each denial a violation.
@@ -32,6 +37,18 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_VIOLATIONS = 1000;
 /** Open relayed connections per command (each holds two small native threads). */
 const MAX_RELAYS = 512;
+
+const ECONNREFUSED = 111;
+/** The reply that sends a brokered connect to the capture + relay path instead (no socket of its family). */
+const USE_RELAY = -1;
+/** errno values for connect failures on the host, passed on to the sandboxed caller. */
+const ERRNO_OF: Record<string, number> = {
+  ECONNREFUSED,
+  ETIMEDOUT: 110,
+  ENETUNREACH: 101,
+  EHOSTUNREACH: 113,
+  ECONNRESET: 104,
+};
 
 const active = new Set<NetSupervisor>();
 
@@ -114,9 +131,68 @@ export class NetSupervisor {
     this.addon.close(this.childFd);
   }
 
-  /** A status record from the launcher (`NET …`). */
-  onRecord(line: string): void {
-    if (line === 'NET READY') this.receive();
+  /**
+   * A status record from a launcher (`NET …`); `replyFd` is that launcher's status socket, where its
+   * pid 1 waits for the answers to its brokered connects (a session's commands each have their own).
+   */
+  onRecord(line: string, replyFd = -1): void {
+    if (line === 'NET READY') {
+      this.receive();
+      return;
+    }
+    const m = /^NET CONNECT (\d+) (\S+) (\d+) ([46])$/.exec(line);
+    if (m) void this.onBrokeredConnect(Number(m[1]), m[2] ?? '', Number(m[3]), Number(m[4]) as 4 | 6, replyFd);
+  }
+
+  /** Connections brokered so far (relay-free): for tests and diagnostics. */
+  brokered = 0;
+
+  /** A connect() from inside that the capture would redirect: decide, connect here, hand the socket over (or an errno). */
+  private async onBrokeredConnect(request: number, address: string, port: number, family: 4 | 6, replyFd: number): Promise<void> {
+    const reply = (error: number, fd = -1): boolean => {
+      try {
+        return replyFd >= 0 && this.addon.sendConnected(replyFd, request, error, fd);
+      } catch {
+        return false;
+      }
+    };
+    if (this.closed) {
+      reply(ECONNREFUSED);
+      return;
+    }
+    let r: OpenResult;
+    try {
+      const host = this.capturedHost(address, port);
+      if (host === undefined) {
+        reply(ECONNREFUSED);
+        return;
+      }
+      r = await this.open(host, port, 'transparent', family);
+    } catch (err) {
+      this.audit?.('error', { event: 'net.error', error: String(err) }, 'network supervisor error');
+      reply(ECONNREFUSED);
+      return;
+    }
+    if (!r.ok) {
+      reply(r.useRelay ? USE_RELAY : r.denied ? ECONNREFUSED : (ERRNO_OF[r.code ?? ''] ?? ECONNREFUSED));
+      return;
+    }
+    // Node only ever closes its handle (no shutdown): the connection lives on in the sandbox.
+    if (reply(0, fdOf(r.upstream))) this.brokered++;
+    else this.audit?.('error', { event: 'net.error', error: 'could not hand a connected socket to the sandbox' }, 'network supervisor error');
+    r.upstream.destroy();
+  }
+
+  /**
+   * The host a captured destination stands for: a pool address maps back to the name cordon's DNS
+   * handed it out for (undefined, and a denial, if it handed out no such address); any other address
+   * is itself. Shared by the capture listener and brokered connects.
+   */
+  private capturedHost(address: string, port: number): string | undefined {
+    if (!AddressPool.contains(address)) return address;
+    const name = this.pool.nameFor(address);
+    if (!name) this.deny('transparent', address, port, 'this address was not handed out by cordon\'s DNS');
+    return name;
   }
 
   private receive(): void {
@@ -199,8 +275,12 @@ export class NetSupervisor {
     return found.map((a) => a.address);
   }
 
-  /** The one decision point: rules, resolution, SSRF guard, connect. */
-  async open(hostIn: string, port: number, via: string): Promise<OpenResult> {
+  /**
+   * The one decision point: rules, resolution, SSRF guard, connect. `family` (brokered connects) asks
+   * for an address of that family; when the usable addresses have none, nothing is connected or
+   * audited and the result says `useRelay` (the caller's connect then goes through the capture).
+   */
+  async open(hostIn: string, port: number, via: string, family?: 4 | 6): Promise<OpenResult> {
     const host = normalizeHost(hostIn);
     const decision = this.engine.decide(host, port);
     if (!decision.allowed) {
@@ -240,8 +320,14 @@ export class NetSupervisor {
       this.deny(via, host, port, reason, { addresses, rule: rule?.source });
       return { ok: false, denied: refused.length > 0, reason };
     }
+    let candidates = usable;
+    if (family !== undefined) {
+      candidates = usable.filter((a) => net.isIP(a) === family);
+      if (candidates.length === 0) return { ok: false, denied: false, reason: `no IPv${family} address`, useRelay: true };
+    }
     let lastError = '';
-    for (const address of usable) {
+    let lastCode: string | undefined;
+    for (const address of candidates) {
       try {
         const upstream = await connect(address, port);
         if (this.closed) {
@@ -251,12 +337,13 @@ export class NetSupervisor {
         this.audit?.('info', { event: 'net.connect', via, host, address, port, rule: rule?.source, verdict: 'allow' }, `network: ${hostPort(host, port)} via ${address}`);
         return { ok: true, upstream };
       } catch (err) {
-        lastError = `${address}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+        lastCode = (err as NodeJS.ErrnoException).code;
+        lastError = `${address}: ${lastCode ?? String(err)}`;
       }
     }
     const reason = `could not connect to ${hostPort(host, port)} (${lastError})`;
     this.audit?.('warn', { event: 'net.connect', via, host, port, rule: rule?.source, verdict: 'error', reason }, `network: ${reason}`);
-    return { ok: false, denied: false, reason };
+    return { ok: false, denied: false, reason, code: lastCode };
   }
 
   private async onCapture(client: net.Socket): Promise<void> {
@@ -267,15 +354,10 @@ export class NetSupervisor {
       client.resetAndDestroy();
       return;
     }
-    let host = dst.address;
-    if (AddressPool.contains(dst.address)) {
-      const name = this.pool.nameFor(dst.address);
-      if (!name) {
-        this.deny('transparent', dst.address, dst.port, 'this address was not handed out by cordon\'s DNS');
-        client.resetAndDestroy();
-        return;
-      }
-      host = name;
+    const host = this.capturedHost(dst.address, dst.port);
+    if (host === undefined) {
+      client.resetAndDestroy();
+      return;
     }
     const r = await this.open(host, dst.port, 'transparent');
     if (!r.ok || client.destroyed) {

@@ -35,8 +35,12 @@ after(async () => {
   for (const s of [api, other, ip3, ip4, web]) await s.close();
 });
 
-/** A denied TCP connect is accepted by the capture and reset before any byte (or ends empty). */
-const REFUSED = /^(err:ECONNRESET|ok:)$/;
+/**
+ * A denied TCP connect: refused at connect() when pid 1 brokers it (ECONNREFUSED), or, on the relay
+ * path (CORDON_NET_BROKER=0, an IPv4-mapped address), accepted by the capture and reset before any byte
+ * (or ends empty).
+ */
+const REFUSED = /^(err:ECONNREFUSED|err:ECONNRESET|ok:)$/;
 
 const hosts = () => ({ 'api.test': ['127.0.0.1'], 'a.svc.test': ['127.0.0.1'], 'bad.svc.test': ['127.0.0.1'], 'svc.test': ['127.0.0.1'] });
 

@@ -8,9 +8,10 @@ import {
   OP_LD_ABS,
   SECCOMP_DATA_IP,
   SECCOMP_RET_ALLOW,
+  SECCOMP_RET_USER_NOTIF,
   argLow,
 } from '../../dist/linux/seccomp/bpf.js';
-import { compilePolicy } from '../../dist/linux/seccomp/generate.js';
+import { compilePolicy, generateFilter } from '../../dist/linux/seccomp/generate.js';
 import { proveCacheable, runFilter } from '../../dist/linux/seccomp/interpreter.js';
 import { type SyscallRule, syscallPolicy } from '../../dist/linux/seccomp/policy.js';
 import { filters, nr } from './helpers.js';
@@ -81,4 +82,17 @@ test('negative: an allowed syscall that is not ALLOW, or a broken program, is re
   assert.match(proveCacheable(truncated, [nr('read')], AUDIT_ARCH_X86_64)[0]!.reason, /interpreter/);
   const argLoad = [{ code: OP_LD_ABS, jt: 0, jf: 0, k: argLow(2) + 4 }, { code: 0x06, jt: 0, jf: 0, k: SECCOMP_RET_ALLOW }];
   assert.match(proveCacheable(argLoad, [0], AUDIT_ARCH_X86_64)[0]!.reason, /offset 36/);
+});
+
+test('allowlist mode: connect() goes to pid 1 (supervise, constant USER_NOTIF); every other hot syscall stays a cacheable allow', () => {
+  const f = generateFilter({ network: 'allowlist' });
+  assert.equal(f.policy.get(nr('connect'))?.action.kind, 'supervise');
+  assert.equal(runFilter(f.insns, { nr: nr('connect'), arch: AUDIT_ARCH_X86_64 }).ret, SECCOMP_RET_USER_NOTIF);
+  assert.ok(runFilter(f.insns, { nr: nr('connect'), arch: AUDIT_ARCH_X86_64 }).constant, 'decided by number alone');
+  const hot = HOT.filter((n) => n !== 'connect').map(nr);
+  assert.deepEqual(proveCacheable(f.insns, hot, AUDIT_ARCH_X86_64), []);
+  const allowed = [...f.policy].filter(([, r]) => r.action.kind === 'allow').map(([n]) => n);
+  assert.deepEqual(proveCacheable(f.insns, allowed, AUDIT_ARCH_X86_64), []);
+  // Without the broker (Yama ptrace_scope >= 2, CORDON_NET_BROKER=0) the kernel connects.
+  assert.equal(generateFilter({ network: 'allowlist', superviseConnect: false }).policy.get(nr('connect'))?.action.kind, 'allow');
 });

@@ -25,6 +25,8 @@ export function expected(rule: SyscallRule | undefined, args: readonly bigint[],
       return deny(a.errno);
     case 'args':
       return evaluateArgCheck(a.check, args) === 'allow' ? SECCOMP_RET_ALLOW : deny(EPERM);
+    case 'supervise':
+      return denyAction === 'notify' ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
   }
 }
 

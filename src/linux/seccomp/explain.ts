@@ -24,6 +24,8 @@ function actionText(rule: SyscallRule, denyAction: 'notify' | 'errno'): string {
       return denyAction === 'notify' ? `deny ${errnoName(a.errno)}, reported` : `errno ${errnoName(a.errno)} (unreported test variant)`;
     case 'args':
       return 'check arguments';
+    case 'supervise':
+      return denyAction === 'notify' ? 'supervised by pid 1 (not a violation)' : 'allow (unsupervised test variant)';
   }
 }
 
@@ -116,12 +118,12 @@ export function explainSeccomp(options: FilterOptions): string {
   for (const nr of g.policy.keys()) {
     maxSteps = Math.max(maxSteps, runFilter(g.insns, { nr, arch: AUDIT_ARCH_X86_64 }).steps);
   }
-  const counts = { deny: 0, errno: 0, args: 0 };
+  const counts = { deny: 0, errno: 0, args: 0, supervise: 0 };
   for (const rule of g.policy.values()) if (rule.action.kind !== 'allow') counts[rule.action.kind]++;
   out.push(
     '',
     `Totals: ${allowedNrs.length} allowed (${allowedNrs.length - failures.length} proven cacheable by the interpreter), ${counts.args} argument-checked, ` +
-      `${counts.deny} denied and reported, ${counts.errno} constant errno; longest path ${maxSteps} instructions.`,
+      `${counts.deny} denied and reported, ${counts.errno} constant errno${counts.supervise ? `, ${counts.supervise} supervised` : ''}; longest path ${maxSteps} instructions.`,
   );
   for (const f of failures) out.push(`NOT CACHEABLE: ${syscallName(f.nr) ?? f.nr} (${f.nr}): ${f.reason}`);
   if (denyAction === 'notify') out.push(`notify errno table: ${g.notifyErrno.map(([nr, e]) => `${syscallName(nr)}=${errnoName(e)}`).join(', ') || '(none)'}; others EPERM`);

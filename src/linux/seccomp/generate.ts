@@ -46,6 +46,8 @@ export interface FilterOptions {
   denyAction?: 'notify' | 'errno';
   /** Refuse setuid/setgid mode bits (root callers; see PolicyOptions.guardSetid). */
   guardSetid?: boolean;
+  /** Allowlist mode: pid 1 performs every connect() (default true; see PolicyOptions). */
+  superviseConnect?: boolean;
 }
 
 /** A run of syscall numbers [first, last] sharing one rule. */
@@ -80,6 +82,9 @@ export function returnValue(rule: SyscallRule, denyAction: 'notify' | 'errno'): 
       return denyAction === 'notify' ? SECCOMP_RET_USER_NOTIF : retErrno(a.errno);
     case 'args':
       return undefined;
+    case 'supervise':
+      // The errno variant (tests) has no pid 1 listening: the syscall simply proceeds.
+      return denyAction === 'notify' ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
   }
 }
 
@@ -181,7 +186,7 @@ export function compilePolicy(
 }
 
 export function generateFilter(options: FilterOptions): GeneratedFilter {
-  const policy = syscallPolicy({ network: options.network, guardSetid: options.guardSetid });
+  const policy = syscallPolicy({ network: options.network, guardSetid: options.guardSetid, superviseConnect: options.superviseConnect });
   const { insns, ranges } = compilePolicy(policy, options.denyAction ?? 'notify');
   const notifyErrno: Array<[number, number]> = [];
   for (const [nr, rule] of [...policy].sort((a, b) => a[0] - b[0])) {

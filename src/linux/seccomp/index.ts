@@ -20,7 +20,7 @@ const cache = new Map<string, SeccompFilter>();
 
 /** Builds (once per options; it is a pure function) the seccomp program for a sandbox. */
 export function buildSeccompFilter(options: FilterOptions): SeccompFilter {
-  const key = `${options.network}/${options.denyAction ?? 'notify'}/${options.guardSetid ? 'setid' : ''}`;
+  const key = `${options.network}/${options.denyAction ?? 'notify'}/${options.guardSetid ? 'setid' : ''}/${options.superviseConnect === false ? 'kernel-connect' : ''}`;
   let f = cache.get(key);
   if (!f) {
     const g = generateFilter(options);

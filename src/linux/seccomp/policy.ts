@@ -5,6 +5,8 @@
 //   errno  a constant errno, not reported (clone3 → ENOSYS so glibc falls back to clone);
 //   deny   SECCOMP_RET_USER_NOTIF: pid 1 of the sandbox answers with `errno` and reports a violation;
 //   args   a cold syscall whose arguments are checked; a failed check is a `deny` (EPERM, reported).
+//   supervise  SECCOMP_RET_USER_NOTIF, not a violation: pid 1 performs the syscall for the caller
+//          (allowlist networking: every connect(), native/launcher/connect_broker.cc; never CONTINUEd).
 // Numbers the table does not name (holes, and everything above the table) answer ENOSYS and are not
 // reported (runc's "ENOSYS stub": a newer syscall looks unimplemented, so libc falls back).
 //
@@ -39,7 +41,8 @@ export type SyscallAction =
   | { kind: 'allow' }
   | { kind: 'errno'; errno: number }
   | { kind: 'deny'; errno: number }
-  | { kind: 'args'; check: ArgCheck };
+  | { kind: 'args'; check: ArgCheck }
+  | { kind: 'supervise' };
 
 export interface SyscallRule {
   action: SyscallAction;
@@ -287,6 +290,11 @@ export interface PolicyOptions {
    * `setuid guard (root callers)` tries each of them and checks the host.
    */
   guardSetid?: boolean;
+  /**
+   * Allowlist mode: connect() goes to pid 1 (`supervise`). Default true for `allowlist`; false keeps the
+   * kernel's connect (relay-only networking, e.g. where pid 1 could not act for the caller).
+   */
+  superviseConnect?: boolean;
 }
 
 const S_ISUID_ISGID = 0o6000;
@@ -304,10 +312,16 @@ const SETID_RULES: Record<string, ArgCheck> = {
   fchmodat2: modeCheck(2),
 };
 
+const SUPERVISED_CONNECT_WHY =
+  'allowlist networking: pid 1 performs every connect() itself (all families; never continued): a TCP destination the capture ' +
+  'chain would redirect gets a socket the supervisor connected from the host (no relay); a socket cordon installed cannot be ' +
+  're-pointed; everything else is connected by pid 1 in the sandbox, on the caller\'s file';
+
 /**
- * The policy for `options`, by syscall number. The network mode is an input so network-dependent
- * syscall rules have a place to go; today every mode gets the same set (the sandbox has its own
- * network namespace unless the mode is `host`, so inet sockets reach only what that namespace holds).
+ * The policy for `options`, by syscall number. With `none` the sandbox has its own empty network
+ * namespace, so inet sockets reach only its loopback; with `allowlist`, connect() is supervised by
+ * pid 1 (constant USER_NOTIF: still decided by number alone, so the kernel's cache is unaffected for
+ * every other syscall).
  */
 export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> {
   if (!['none', 'allowlist', 'host'].includes(options.network)) throw new Error(`unknown network mode: ${String(options.network)}`);
@@ -323,6 +337,9 @@ export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> 
   for (const [why, names] of ERRNO_ENOSYS) for (const n of names) add(n, { action: { kind: 'errno', errno: ENOSYS }, why });
   for (const [name, check] of Object.entries(ARG_RULES) as Array<[keyof typeof ARG_RULES, ArgCheck]>) {
     add(name, { action: { kind: 'args', check }, why: ARG_WHY[name] });
+  }
+  if (options.network === 'allowlist' && options.superviseConnect !== false) {
+    rules.set(syscallNumber('connect'), { action: { kind: 'supervise' }, why: SUPERVISED_CONNECT_WHY });
   }
   if (options.guardSetid) {
     for (const [name, check] of Object.entries(SETID_RULES)) rules.set(syscallNumber(name), { action: { kind: 'args', check }, why: SETID_WHY });
