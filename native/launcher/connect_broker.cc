@@ -53,10 +53,9 @@
 // leaves it: inet_shutdown() changes only SS_CONNECTING (and disconnects only in SYN_SENT, which a
 // connected socket never returns to without connect()), so listen() (needs SS_UNCONNECTED) is EINVAL
 // for ever, MSG_FASTOPEN is EISCONN, accept() needs LISTEN, and TCP_REPAIR needs CAP_NET_ADMIN over
-// the host's namespace. bind() is EINVAL while the connection holds its port; once it is closed
-// (reset, or both sides done) the kernel releases the port (inet_num = 0) and bind() on the dead
-// socket succeeds: it can reserve a port of the host's namespace (no listen, no traffic) — see
-// docs/network.md, Limits.
+// the host's namespace. bind() is EINVAL while the socket has a local port: the supervisor binds
+// each one to an explicit port before connecting, which the kernel keeps (SOCK_BINDPORT_LOCK) even
+// after the connection ends, so a dead socket cannot bind a port of the host's namespace either.
 //
 // The command cannot reach pid 1's memory or files: ptrace, process_vm_readv/writev, pidfd_getfd and
 // kcmp are refused by the filter; pid 1 is not dumpable (no /proc/1/mem, /proc/1/fd, /proc/1/task/*),

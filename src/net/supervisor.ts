@@ -18,7 +18,7 @@
 // Fail closed: on any internal error (and when the command ends) the listeners are closed, so every
 // new connect in the sandbox is refused at once.
 import dgram from 'node:dgram';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { promises as dnsPromises } from 'node:dns';
 import net from 'node:net';
 
@@ -167,7 +167,7 @@ export class NetSupervisor {
         reply(ECONNREFUSED);
         return;
       }
-      r = await this.open(host, port, 'transparent', family);
+      r = await this.open(host, port, 'transparent', family, true);
     } catch (err) {
       this.audit?.('error', { event: 'net.error', error: String(err) }, 'network supervisor error');
       reply(ECONNREFUSED);
@@ -280,7 +280,11 @@ export class NetSupervisor {
    * for an address of that family; when the usable addresses have none, nothing is connected or
    * audited and the result says `useRelay` (the caller's connect then goes through the capture).
    */
-  async open(hostIn: string, port: number, via: string, family?: 4 | 6): Promise<OpenResult> {
+  /**
+   * Decides and connects one destination. `forSandbox`: the socket goes into the sandbox (the
+   * broker), so its local port is pinned (see connect()).
+   */
+  async open(hostIn: string, port: number, via: string, family?: 4 | 6, forSandbox = false): Promise<OpenResult> {
     const host = normalizeHost(hostIn);
     const decision = this.engine.decide(host, port);
     if (!decision.allowed) {
@@ -329,7 +333,7 @@ export class NetSupervisor {
     let lastCode: string | undefined;
     for (const address of candidates) {
       try {
-        const upstream = await connect(address, port);
+        const upstream = await connect(address, port, forSandbox);
         if (this.closed) {
           upstream.destroy();
           return { ok: false, denied: false, reason: 'the network supervisor is shut down' };
@@ -471,9 +475,48 @@ export class NetSupervisor {
   }
 }
 
-function connect(address: string, port: number): Promise<net.Socket> {
+/** The host's ephemeral port range (where pinned local ports are drawn from). */
+let portRange: [number, number] | undefined;
+function ephemeralPorts(): [number, number] {
+  if (!portRange) {
+    let text = '';
+    try {
+      text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+    } catch {
+      text = ''; // the kernel's default below
+    }
+    const m = /^\s*(\d+)\s+(\d+)/.exec(text);
+    portRange = m ? [Number(m[1]), Number(m[2])] : [32768, 60999];
+  }
+  return portRange;
+}
+
+/**
+ * Connects to address:port from the host. `pinned`: the socket will live in the sandbox, so it is
+ * bound to an explicit local port first. The kernel then keeps that port bound (SOCK_BINDPORT_LOCK)
+ * once the connection has ended, so bind() on the dead socket fails (EINVAL) instead of taking a
+ * port in the host's network namespace. A port in use is retried with another.
+ */
+async function connect(address: string, port: number, pinned = false): Promise<net.Socket> {
+  if (!pinned) return connectOnce(address, port);
+  const [lo, hi] = ephemeralPorts();
+  let last: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const localPort = lo + Math.floor(Math.random() * (hi - lo + 1));
+    try {
+      return await connectOnce(address, port, localPort);
+    } catch (err) {
+      last = err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw err;
+    }
+  }
+  throw last;
+}
+
+function connectOnce(address: string, port: number, localPort?: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: address, port, allowHalfOpen: true });
+    const s = net.connect({ host: address, port, allowHalfOpen: true, ...(localPort ? { localPort } : {}) });
     s.pause(); // nothing is read into Node: the relay gets every byte
     const timer = setTimeout(() => {
       s.destroy();

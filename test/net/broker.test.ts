@@ -277,6 +277,20 @@ f = socket.socket(); print('fresh-listen', attempt(lambda: f.listen(1) or 'ok'))
     assert.equal(B.accepted, b0, 'the forbidden server was contacted');
   });
 
+  it('once the connection has ended, bind() on the installed socket takes no port in the host namespace (control: on the host the same dead socket binds one)', async () => {
+    // The server sends its banner and closes; we close our side too (LAST_ACK, then CLOSE).
+    const body = `s = socket.create_connection(('127.0.0.3', ${A.port}), timeout=5)
+print(readall(s))
+s.shutdown(socket.SHUT_WR)
+time.sleep(0.3)
+print('bind', attempt(lambda: s.bind(('127.0.0.1', 0)) or 'ok'))`;
+    const h = await pyHost(body);
+    assert.deepEqual(h, ['ok:hello a', 'bind ok'], `control: on the host the dead socket's port was released and bind() takes a new one (${h.join(' | ')})`);
+    const sb = await netSandbox(allowA());
+    const r = await py(sb, body);
+    assert.deepEqual(r.lines, ['ok:hello a', 'bind err:EINVAL'], r.stderr);
+  });
+
   it('after the server resets the installed socket, MSG_FASTOPEN and listen() still go nowhere (control: on the host, a socket left SS_CONNECTING by a non-blocking connect is disconnected by MSG_FASTOPEN after a reset and then reaches the forbidden server)', async (t) => {
     const body = `s = socket.socket(); s.setblocking(False)
 s.connect_ex(('127.0.0.3', ${ports.rst}))
