@@ -216,7 +216,12 @@ void run_init(Plan& plan, int life_fd) {
   // Init keeps only stdio, the status fd and the life pipe: the command could reopen anything
   // else it holds through /proc/1/fd (pipes and files the caller leaked to the launcher, say).
   if (life_fd > kStatusFd + 1) abi::close_range(kStatusFd + 1, static_cast<unsigned>(life_fd) - 1, 0);
+#ifdef CORDON_TRACE
+  abi::close_range(static_cast<unsigned>(life_fd) + 1, kTraceFd - 1, 0);  // the trace file stays
+  abi::close_range(kTraceFd + 1, ~0u, 0);
+#else
   abi::close_range(static_cast<unsigned>(life_fd) + 1, ~0u, 0);
+#endif
   if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
   TRACE_STEP("net, hostname, caps");
   if (!apply_landlock(plan)) exit_setup_failed();

@@ -1,6 +1,7 @@
 // cordon – status records from the launcher to the Node supervisor.
 #include "report.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 
 #include <cerrno>
@@ -48,15 +49,25 @@ bool fail(const char* step, const char* syscall_name, const char* detail) {
 }
 
 #ifdef CORDON_TRACE
+#ifndef CORDON_TRACE_FILE
+#define CORDON_TRACE_FILE "/tmp/cordon-trace.log"
+#endif
 // A "TRACE <µs> <pid> <step>" record; the time is CLOCK_MONOTONIC (Node's process.hrtime clock),
-// so launcher, init and supervisor timestamps line up (backend.ts setLaunchTraceSink).
+// so launcher, init and supervisor timestamps line up with bench/trace.mjs's own.
 void trace_step(const char* step) {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   char line[160];
-  std::snprintf(line, sizeof line, "TRACE %lld %d %s\n", static_cast<long long>(ts.tv_sec) * 1000000LL + ts.tv_nsec / 1000,
-                static_cast<int>(::getpid()), step);
-  report_line(line);
+  int len = std::snprintf(line, sizeof line, "TRACE %lld %d %s\n", static_cast<long long>(ts.tv_sec) * 1000000LL + ts.tv_nsec / 1000,
+                          static_cast<int>(::getpid()), step);
+  // Opened by the launcher's first record (before any pivot_root) and inherited from then on.
+  if (::fcntl(kTraceFd, F_GETFD) < 0) {
+    int fd = ::open(CORDON_TRACE_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    ::dup3(fd, kTraceFd, O_CLOEXEC);
+    ::close(fd);
+  }
+  if (::write(kTraceFd, line, static_cast<size_t>(len < static_cast<int>(sizeof line) ? len : sizeof line - 1)) < 0) return;
 }
 #endif
 

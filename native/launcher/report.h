@@ -26,11 +26,14 @@ void report_setup_failure(const char* step, const char* syscall_name, int err, c
 bool fail(const char* step, const char* syscall_name, const char* detail = "");
 
 /**
- * Step timing for launch-latency work: build with -DCORDON_TRACE and each TRACE_STEP sends a
- * "TRACE <µs, CLOCK_MONOTONIC> <pid> <step>" record (backend.ts setLaunchTraceSink). Compiled out
+ * Step timing for launch-latency work (bench/trace.mjs): build with -DCORDON_TRACE and each
+ * TRACE_STEP appends "TRACE <µs, CLOCK_MONOTONIC> <pid> <step>" to /tmp/cordon-trace.log (or
+ * -DCORDON_TRACE_FILE="…"). A file, not the status socket: a record there would wake Node at every
+ * step and perturb what it measures. Its fd (kTraceFd) survives init's fd cleanup; compiled out
  * otherwise.
  */
 #ifdef CORDON_TRACE
+constexpr int kTraceFd = 1000;
 void trace_step(const char* step);
 #define TRACE_STEP(step) ::cordon::trace_step(step)
 #else

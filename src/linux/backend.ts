@@ -72,12 +72,6 @@ interface Launch {
   kill(sig: NodeJS.Signals): void;
 }
 
-let traceSink: ((line: string) => void) | undefined;
-/** Receives TRACE records from a launcher built with -DCORDON_TRACE (latency work, bench/trace). */
-export function setLaunchTraceSink(sink: ((line: string) => void) | undefined): void {
-  traceSink = sink;
-}
-
 /**
  * A launcher with pipes for stdio and a status socket on fd 3 (+ extras): forked by the launch
  * server, else spawned. `sent`: whether `setup` is already in the status socket (the server path
@@ -135,7 +129,6 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
       if (net && line.startsWith('NET ')) net.onRecord(line, fdOfStream(status));
-      else if (traceSink && line.startsWith('TRACE ')) traceSink(line);
       applyRecord(state, line);
       pending = pending.slice(nl + 1);
       if (state.exit) onExitRecord();

@@ -1,0 +1,76 @@
+// cordon bench – where a launch's time goes: builds the launcher with -DCORDON_TRACE, runs `true` N
+// times and prints the median time of each step (the launcher's, init's, and Node's begin/end).
+//
+//   node bench/trace.mjs [cold|prebuilt|session] [N]       (default: cold 60)
+//
+// Records go to a file (native/launcher/report.h), not to the status socket, so tracing does not
+// wake Node at every step. Steps are printed in the order they happen; each figure is the median
+// time since the previous step. The first 10 runs are warm-up and not counted.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const mode = process.argv[2] ?? 'cold';
+const runs = Number(process.argv[3] ?? 60);
+if (!['cold', 'prebuilt', 'session'].includes(mode) || !(runs > 10)) {
+  console.error('usage: node bench/trace.mjs [cold|prebuilt|session] [N > 10]');
+  process.exit(2);
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'cordon-trace-'));
+const log = path.join(dir, 'trace.log');
+const launcher = path.join(dir, 'cordon-launcher');
+const sources = readdirSync(path.join(root, 'native', 'launcher')).filter((f) => f.endsWith('.cc')).map((f) => path.join(root, 'native', 'launcher', f));
+const cc = spawnSync('g++', ['-std=c++17', '-O2', '-fno-exceptions', '-fno-rtti', '-DCORDON_TRACE', `-DCORDON_TRACE_FILE="${log}"`, '-static-pie', '-fPIE', '-o', launcher, ...sources], { encoding: 'utf8' });
+if (cc.status !== 0) {
+  console.error(`cannot build the trace launcher: ${cc.stderr}`);
+  process.exit(1);
+}
+process.env.CORDON_LAUNCHER = launcher;
+const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
+
+const mark = (what) => appendFileSync(log, `TRACE ${process.hrtime.bigint() / 1000n} 0 ${what}\n`);
+const workspace = mkdtempSync(path.join(dir, 'ws-'));
+const sb = await Sandbox.create({ workspace, prespawn: mode !== 'cold' });
+const session = mode === 'session' ? await sb.session() : undefined;
+for (let i = 0; i < runs; i++) {
+  mark('=begin');
+  const r = await (session ?? sb).exec(['/bin/true']);
+  mark('=end');
+  if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}: ${r.stderr}`);
+  if (mode !== 'cold') await new Promise((resolve) => setTimeout(resolve, 15)); // the next one is built meanwhile
+}
+await session?.close();
+await sb.close();
+
+// Each run: the records between its =begin and =end, in time order.
+const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => {
+  const [, us, pid, ...step] = l.split(' ');
+  return { us: Number(us), pid, step: step.join(' ') };
+}).sort((a, b) => a.us - b.us);
+const windows = [];
+let current;
+for (const r of records) {
+  if (r.step === '=begin') windows.push((current = [r]));
+  else if (current) {
+    current.push(r);
+    if (r.step === '=end') current = undefined;
+  }
+}
+const order = [];
+const gaps = new Map();
+for (const w of windows.slice(10)) {
+  for (let k = 1; k < w.length; k++) {
+    const name = w[k].step;
+    if (!gaps.has(name)) (order.push(name), gaps.set(name, []));
+    gaps.get(name).push(w[k].us - w[k - 1].us);
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(`${mode}: ${windows.length - 10} runs of /bin/true (median µs since the previous step; "=end" is Node's result)`);
+for (const name of order) console.log(`${String(median(gaps.get(name))).padStart(7)}  ${name}${gaps.get(name).length < windows.length - 10 ? `  (in ${gaps.get(name).length} runs)` : ''}`);
+console.log(`${String(median(windows.slice(10).map((w) => w.at(-1).us - w[0].us))).padStart(7)}  total`);
+rmSync(dir, { recursive: true, force: true });
