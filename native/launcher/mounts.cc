@@ -71,10 +71,38 @@ int g_newroot_fd = -1;  // O_PATH fd of the new root (the tmpfs on the stage), o
 // Opens the mountpoint for `dst` under the new root: one openat2 for the whole path when it exists;
 // otherwise a walk that creates the missing components, but only on cordon's own filesystems.
 // want_dir decides what a created leaf is; intermediate components are always directories.
+// Creates `name` in the open directory `parent` (a real fd, not O_PATH) if it is one of cordon's own
+// filesystems, and returns an O_PATH fd of it.
+int create_in(int parent, const std::string& name, bool dir) {
+  struct stat st;
+  if (::fstat(parent, &st) != 0) return -1;
+  if (!is_own_dev(st.st_dev)) {
+    errno = ENOENT;  // never create a mountpoint inside a host directory
+    return -1;
+  }
+  if (dir) {
+    if (::mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) return -1;
+  } else {
+    int f = ::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (f < 0 && errno != EEXIST) return -1;
+    if (f >= 0) ::close(f);
+  }
+  return open_no_symlinks(parent, name.c_str(), O_PATH);
+}
+
 int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
   const char* rel = dst.c_str() + 1;  // dst is absolute
   int fd = open_no_symlinks(g_newroot_fd, *rel ? rel : ".", O_PATH);
   if (fd >= 0 || errno != ENOENT || !create) return fd;
+  // Usually only the leaf is missing (/dev/null in cordon's /dev, /usr in its root): open the
+  // parent once, for real, and create the leaf there; else walk and create each missing component.
+  const size_t last = dst.rfind('/');
+  if (last != std::string::npos && last + 1 < dst.size()) {
+    const std::string parent = last == 0 ? std::string(".") : dst.substr(1, last - 1);
+    Fd dir(open_no_symlinks(g_newroot_fd, parent.c_str(), O_RDONLY | O_DIRECTORY));
+    if (dir.ok()) return create_in(dir.get(), dst.substr(last + 1), want_dir);
+    if (errno != ENOENT) return -1;
+  }
   Fd dir(::fcntl(g_newroot_fd, F_DUPFD_CLOEXEC, 0));
   if (!dir.ok()) return -1;
   size_t pos = 1;
@@ -87,23 +115,10 @@ int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
     const bool leaf = slash >= dst.size();
     int next = open_no_symlinks(dir.get(), name.c_str(), O_PATH);
     if (next < 0 && errno == ENOENT) {
-      struct stat st;
-      if (::fstat(dir.get(), &st) != 0) return -1;
-      if (!is_own_dev(st.st_dev)) {
-        errno = ENOENT;  // never create a mountpoint inside a host directory
-        return -1;
-      }
       // O_PATH fds cannot be used for *at creation, so reopen the directory for real.
       Fd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!real.ok()) return -1;
-      if (!leaf || want_dir) {
-        if (::mkdirat(real.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return -1;
-      } else {
-        int f = ::openat(real.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-        if (f < 0 && errno != EEXIST) return -1;
-        if (f >= 0) ::close(f);
-      }
-      next = open_no_symlinks(dir.get(), name.c_str(), O_PATH);
+      next = create_in(real.get(), name, !leaf || want_dir);
     }
     if (next < 0) return -1;
     dir.reset(next);
