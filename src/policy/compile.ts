@@ -1,5 +1,5 @@
 // cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied, provenance kept.
-import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -85,15 +85,6 @@ function realOrUndefined(p: string): string | undefined {
     return realpathSync.native(p); // one realpath(3) call, not an lstat per component
   } catch {
     return undefined;
-  }
-}
-
-/** Whether `p` is a symlink; false when it is missing or unreachable (no exception thrown: lookups of missing paths are the common case). */
-function isSymlink(p: string): boolean {
-  try {
-    return lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
-  } catch {
-    return false;
   }
 }
 
@@ -267,7 +258,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin>, deny: {} as Record<string, RuleOrigin> };
   // One look at the filesystem for the whole compile: each directory is stat'ed once (dircache.ts).
   const pass = {};
-  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p), pass);
+  const links = new Set<string>(); // the paths resolved below that are symlinks themselves
+  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p), pass, links);
   const resolveRoots = (list: Array<[string, string]>, field: 'read' | 'write', dflt: boolean): string[] => {
     const out = new Set<string>();
     for (const [raw, p] of list) {
@@ -284,7 +276,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   // Read roots that are symlinks (merged /usr: /bin -> usr/bin) stay visible as links.
   const readSet = new Set(read);
   for (const [raw, p] of readRaw) {
-    if (isSymlink(p) && !readSet.has(p)) {
+    if (links.has(p) && !readSet.has(p)) {
       readSet.add(p);
       read.push(p);
       prov.read[p] ??= fs.read ? origin('filesystem.read', raw) : builtin('default system paths', raw);
@@ -294,10 +286,11 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
 
   // Protected paths: a symlink there could redirect the host's later use of it; refuse to run.
   const protectedPaths = literal(expandAll(fs.protected, 'filesystem.protected'), 'filesystem.protected');
+  realPaths(protectedPaths.map(([, p]) => p), pass, links);
   for (const [raw, p] of protectedPaths) {
     prov.protected[p] ??= origin('filesystem.protected', raw);
     // A missing path is protected all the same (nothing to follow).
-    if (isSymlink(p)) {
+    if (links.has(p)) {
       throw new CordonError('POLICY_INVALID', `${where('filesystem.protected', raw)}: protected path is a symlink: ${p} -> refusing to run`, {
         path: 'filesystem.protected',
         hint: 'remove the link or its target from the workspace',

@@ -176,6 +176,22 @@ function store(dir: string, fresh: Listing): Listing {
   return fresh;
 }
 
+/**
+ * The cached listing of `dir` when it is known current without any syscall: watched, no event
+ * since, and its parent found unchanged in `pass` (so the path still names that directory).
+ */
+export function listingIfFree(dir: string, pass: object): Listing | undefined {
+  const cached = cache.get(dir);
+  if (!cached) return undefined;
+  if (cached.checkedIn === pass) return note(cached, pass);
+  if (!watcherAvailable()) return undefined;
+  if (pass !== drainedIn) {
+    drain();
+    drainedIn = pass;
+  }
+  return current(dir, cached.wd, cached.generation) && parentUnchanged(dir, pass) ? found(cached, pass) : undefined;
+}
+
 /** The cached listing of `dir` if it was found current in `pass` (no lookup, no syscall). */
 export function listedIn(dir: string, pass: object): Listing | undefined {
   const cached = cache.get(dir);

@@ -8,7 +8,7 @@
 import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
-import { entryNamed, listDir } from './dircache.js';
+import { entryNamed, listDir, listingIfFree } from './dircache.js';
 
 /** From this many names in one directory on, its listing is read instead of an lstat per name. */
 const LISTING_FROM = 8;
@@ -30,8 +30,8 @@ export function lstatOrUndefined(p: string): Stats | undefined {
   }
 }
 
-/** Resolves every path of `paths` not in `known` into it (undefined: does not exist). */
-function resolveInto(paths: readonly string[], known: Map<string, string | undefined>, pass?: object): void {
+/** Resolves every path of `paths` not in `known` into it (undefined: does not exist); symlinks among them go into `links`. */
+function resolveInto(paths: readonly string[], known: Map<string, string | undefined>, links: Set<string>, pass?: object): void {
   const byParent = new Map<string, string[]>();
   for (const p of paths) {
     if (known.has(p)) continue;
@@ -41,10 +41,12 @@ function resolveInto(paths: readonly string[], known: Map<string, string | undef
     else byParent.set(parent, [p]);
   }
   if (byParent.size === 0) return;
-  resolveInto([...byParent.keys()], known, pass);
+  resolveInto([...byParent.keys()], known, links, pass);
   for (const [parent, children] of byParent) {
     const realParent = known.get(parent);
-    const listed = realParent !== undefined && children.length >= LISTING_FROM ? listDir(parent, { pass }) : undefined;
+    // A listing known current at no cost (watched, dircache.ts) serves even one name.
+    const listed =
+      realParent === undefined ? undefined : children.length >= LISTING_FROM ? listDir(parent, { pass }) : pass ? listingIfFree(parent, pass) : undefined;
     const listing = listed?.readable ? listed : undefined; // searchable but unreadable: lstat each
     for (const p of children) {
       if (realParent === undefined) {
@@ -63,6 +65,7 @@ function resolveInto(paths: readonly string[], known: Map<string, string | undef
         exists = st !== undefined;
         link = st?.isSymbolicLink() ?? false;
       }
+      if (link) links.add(p);
       if (!exists) known.set(p, undefined);
       else if (link) known.set(p, realOrUndefined(p));
       else known.set(p, realParent === '/' ? `/${name}` : `${realParent}/${name}`);
@@ -72,10 +75,11 @@ function resolveInto(paths: readonly string[], known: Map<string, string | undef
 
 /**
  * realpath of each absolute, normalised path (undefined when it does not exist, a dangling symlink
- * included). `pass`: see dircache.ts.
+ * included). `pass`: see dircache.ts. `links`, when given, receives the paths (of these and their
+ * ancestors) that are symlinks themselves.
  */
-export function realPaths(paths: readonly string[], pass?: object): Map<string, string | undefined> {
+export function realPaths(paths: readonly string[], pass?: object, links = new Set<string>()): Map<string, string | undefined> {
   const known = new Map<string, string | undefined>([['/', '/']]);
-  resolveInto(paths, known, pass);
+  resolveInto(paths, known, links, pass);
   return new Map(paths.map((p) => [p, known.get(p)]));
 }
