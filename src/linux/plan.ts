@@ -53,6 +53,12 @@ function depth(p: string): number {
   return p === '/' ? 0 : n;
 }
 
+/** path.dirname for the absolute, normalised paths of a policy (no validation, no trailing slash). */
+function parentOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
 const READ = 1;
 const WRITE = 2;
 const SPECIAL = 4;
@@ -74,7 +80,7 @@ class Roots {
 
   /** Flags of the roots strictly above `p`. */
   above(p: string): number {
-    return p === '/' ? 0 : this.atOrAbove(path.dirname(p));
+    return p === '/' ? 0 : this.atOrAbove(parentOf(p));
   }
 
   /** Flags of the roots at `p` or above it. */
@@ -145,7 +151,7 @@ export function mountOps(policy: Policy): MountOp[] {
     // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy,
     // and every directory above it up to the writable root, as above a mask: the walk for masks
     // below stops at the first pinned directory, so a pinned directory has its ancestors pinned.
-    for (let dir = path.dirname(p); !pinned.has(dir) && roots.above(dir) & WRITE; dir = path.dirname(dir)) {
+    for (let dir = parentOf(p); !pinned.has(dir) && roots.above(dir) & WRITE; dir = parentOf(dir)) {
       pinned.add(dir);
       binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
     }
@@ -157,22 +163,21 @@ export function mountOps(policy: Policy): MountOp[] {
   for (const d of fs.deny) {
     if (!visible(d) || roots.above(d) & DENY) continue;
     binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
-    for (let dir = path.dirname(d); !pinned.has(dir) && roots.above(dir) & WRITE; dir = path.dirname(dir)) {
+    for (let dir = parentOf(d); !pinned.has(dir) && roots.above(dir) & WRITE; dir = parentOf(dir)) {
       pinned.add(dir);
       binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
     }
   }
   const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, pin: 3, 'remount-ro': 4, mask: 5 };
-  const depths = new Map(binds.map((b) => [b, depth(b.dst)]));
-  binds.sort(
-    (a, b) =>
-      (depths.get(a) as number) - (depths.get(b) as number) ||
-      (order[a.kind] ?? 9) - (order[b.kind] ?? 9) ||
-      (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0),
-  );
-  // A symlinked read root makes its children unreachable as paths; drop binds below one.
-  roots.add(links, LINK);
-  return [...base, ...(links.length ? binds.filter((b) => !(roots.above(b.dst) & LINK)) : binds)];
+  const keyed = binds.map((b) => ({ b, depth: depth(b.dst), kind: order[b.kind] ?? 9 }));
+  keyed.sort((x, y) => x.depth - y.depth || x.kind - y.kind || (x.b.dst < y.b.dst ? -1 : x.b.dst > y.b.dst ? 1 : 0));
+  const sorted = keyed.map((k) => k.b);
+  if (links.length === 0) return [...base, ...sorted];
+  // A symlinked read root makes its children unreachable as paths; drop binds below one (its own
+  // Roots, so the memo of the one above stays valid).
+  const linked = new Roots();
+  linked.add(links, LINK);
+  return [...base, ...sorted.filter((b) => !(linked.above(b.dst) & LINK))];
 }
 
 export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
