@@ -101,6 +101,7 @@ try {
     const rows = [];
     const add = (name, s, note = '') => rows.push({ name, ...s, note });
     add('node child_process.spawn `true` (no sandbox)', await timeIt(N, () => spawnWait('/bin/true', [])));
+    add('node child_process.spawn `true`, 10 ms between commands', await timeIt(N, () => spawnWait('/bin/true', []), { gapMs: 10 }), 'idle cores between commands make every launch slower: compare with the rows below that have gaps');
     const cold = await Sandbox.create({ workspace: ws, prespawn: false });
     add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])), 'launchers forked by the launch server');
     process.env.CORDON_LAUNCH_SERVER = '0';
