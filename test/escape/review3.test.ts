@@ -259,3 +259,102 @@ describe('review 3: attacks that held', () => {
     }
   });
 });
+
+describe('review 3: filesystems on the watched list whose changes can bypass the overlay inode', () => {
+  it('HOLE (medium) a .env written straight into an overlayfs upper dir between commands is readable by the next command (control: host reads it through the overlay, the command lists it; with CORDON_DIRWATCH=0 it is masked)', async (t) => {
+    const why = await sandboxUnavailable();
+    if (why) return t.skip(why);
+    if (!isRoot) return t.skip('root only (mount -t overlay)');
+    const w = tree();
+    for (const d of ['lower', 'upper', 'work']) mkdirSync(path.join(w.root, d));
+    mkdirSync(path.join(w.root, 'lower', 'sub'));
+    const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${w.root}/lower,upperdir=${w.root}/upper,workdir=${w.root}/work`, w.ws], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      w.cleanup();
+      return t.skip(`no overlayfs: ${m.stderr}`);
+    }
+    mkdirSync(path.join(w.ws, 'sub2')); // a directory of the upper layer only
+    try {
+      const sb = await Sandbox.create({ workspace: w.ws, home: w.home });
+      let out: string;
+      try {
+        await sh(sb, 'ls -R', w.ws);
+        await sh(sb, 'ls -R', w.ws);
+        // What a container host (or anything with the layer paths) does: write the layer, not the overlay.
+        writeFileSync(path.join(w.root, 'upper', 'sub2', '.env'), 'API_KEY=REVIEW3-SECRET\n');
+        assert.match(readFileSync(path.join(w.ws, 'sub2', '.env'), 'utf8'), /REVIEW3-SECRET/, 'control: visible through the overlay');
+        out = await sh(sb, 'ls -a sub2; cat sub2/.env', w.ws);
+      } finally {
+        await sb.close();
+      }
+      assert.match(out, /\.env/, 'control: the command lists the file');
+      assert.doesNotMatch(out, /REVIEW3-SECRET/, 'the .env written into the upper layer was readable');
+    } finally {
+      spawnSync('umount', [w.ws]);
+      w.cleanup();
+    }
+  });
+});
+
+describe('review 3: the stage mount', () => {
+  it('read roots under every stage candidate: refused with a clear error (control: one candidate free runs)', async (t) => {
+    const why = await sandboxUnavailable();
+    if (why) return t.skip(why);
+    const w = tree();
+    try {
+      const candidates = ['/proc', '/sys', '/run', '/mnt', '/srv', '/media', '/boot'].filter((c) => {
+        try {
+          return lstatSync(c).isDirectory();
+        } catch {
+          return false;
+        }
+      });
+      const under = candidates.map((c) => (c === '/proc' ? '/proc/sys' : c));
+      const ok = await Sandbox.create({ workspace: w.ws, home: w.home, read: under.slice(1), prespawn: false });
+      try {
+        assert.match(await sh(ok, 'echo ran'), /ran/, 'control: a free candidate (/proc) is used');
+      } finally {
+        await ok.close();
+      }
+      const sb = await Sandbox.create({ workspace: w.ws, home: w.home, read: under, prespawn: false });
+      try {
+        await assert.rejects(sb.exec(['echo', 'ran']), /stage for the new root/);
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('HOLE (low) a read root of / (an ancestor of every stage candidate) runs as before the stage change, or fails with a clear error — not a silent exit 127 for every command (control: the same sandbox without / runs)', async (t) => {
+    const why = await sandboxUnavailable();
+    if (why) return t.skip(why);
+    const w = tree();
+    try {
+      const ok = await Sandbox.create({ workspace: w.ws, home: w.home, prespawn: false });
+      try {
+        const r = await ok.exec(['/bin/echo', 'ran']);
+        assert.equal(r.stdout.toString(), 'ran\n', 'control');
+      } finally {
+        await ok.close();
+      }
+      const sb = await Sandbox.create({ workspace: w.ws, home: w.home, read: ['/'], prespawn: false });
+      try {
+        let r;
+        try {
+          r = await sb.exec(['/bin/echo', 'ran']);
+        } catch (e) {
+          assert.match(String(e), /stage|read root|refus/i, `an unclear error: ${String(e)}`);
+          return;
+        }
+        assert.equal(r.exitCode, 0, `echo exited ${r.exitCode} with stderr ${JSON.stringify(r.stderr.toString())} (read root /)`);
+        assert.equal(r.stdout.toString(), 'ran\n');
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      w.cleanup();
+    }
+  });
+});
