@@ -67,6 +67,7 @@ int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
 }
 
 int g_newroot_fd = -1;  // O_PATH fd of the new root (the tmpfs on the stage), opened once
+std::string g_source_prefix;  // where the host's tree is: "" on a stage, "/oldroot" under a scratch root
 
 // Opens the mountpoint for `dst` under the new root: one openat2 for the whole path when it exists;
 // otherwise a walk that creates the missing components, but only on cordon's own filesystems.
@@ -162,8 +163,20 @@ int make_fs(const char* type, const std::string& options, unsigned attrs) {
   return abi::fsmount(fs.get(), 1 /* FSMOUNT_CLOEXEC */, attrs);
 }
 
+// A bind onto "/" itself (a read root of /) becomes what the rest is built on: later ops resolve in
+// it, and it is what pivot_root makes the root. The planner sends it first. Without this, the ops
+// before it would lie under it, hidden, and the ops after it would land under it too (fail open).
+bool bind_root(int tree) {
+  if (!attach(tree, g_newroot_fd)) return fail("mount", "move_mount", "/");
+  int fd = ::fcntl(tree, F_DUPFD_CLOEXEC, 0);  // the attached tree's root: the new root from now on
+  if (fd < 0) return fail("mount", "fcntl", "/");
+  ::close(g_newroot_fd);
+  g_newroot_fd = fd;
+  return true;
+}
+
 bool bind(const MountOp& op, uint64_t attrs) {
-  const std::string& src = op.src;
+  const std::string src = g_source_prefix + op.src;
   Fd src_fd(open_no_symlinks(AT_FDCWD, src.c_str(), O_PATH));
   if (!src_fd.ok()) return fail("mount", "openat2", src.c_str());
   struct stat st;
@@ -173,6 +186,7 @@ bool bind(const MountOp& op, uint64_t attrs) {
   Fd tree(abi::open_tree(src_fd.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));
   if (!tree.ok()) return fail("mount", "open_tree", src.c_str());
   if (!set_attrs(tree.get(), attrs, true)) return fail("mount", "mount_setattr", op.dst.c_str());
+  if (op.dst == "/") return bind_root(tree.get());
   return attach(tree.get(), target.get()) || fail("mount", "move_mount", op.dst.c_str());
 }
 
@@ -375,7 +389,9 @@ const char* pick_stage(const std::vector<MountOp>& ops) {
     bool used = false;
     for (const MountOp& op : ops) {
       if (op.kind != MountKind::kBindRo && op.kind != MountKind::kBindRw && op.kind != MountKind::kBindDev) continue;
+      // A source at or below the candidate, or one that holds it (a read root of /, review 3 H3).
       if (op.src.compare(0, n, c) == 0 && (op.src.size() == n || op.src[n] == '/')) used = true;
+      if (op.src == "/" || (std::strncmp(c, op.src.c_str(), op.src.size()) == 0 && c[op.src.size()] == '/')) used = true;
     }
     struct stat st;
     if (!used && ::lstat(c, &st) == 0 && S_ISDIR(st.st_mode)) return c;
@@ -387,9 +403,19 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   // Stop mount events propagating back to the host before touching anything.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount", "mount", "/ rprivate");
   const char* stage = pick_stage(ops);
-  if (!stage) {
-    errno = EBUSY;
-    return fail("mount", "plan", "a stage for the new root (every one of /proc /sys /run /mnt /srv /media /boot holds a bind source)");
+  const bool scratch = stage == nullptr;
+  if (scratch) {
+    // No free stage (a read root of / holds every candidate, and a recursive bind of it would take
+    // in the new root too): the host's tree moves below a scratch tmpfs first, at /oldroot, where
+    // sources are looked up, and the new root is built beside it at /newroot.
+    if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+      return fail("mount", "mount", "scratch tmpfs");
+    if (::chdir("/tmp") != 0) return fail("mount", "chdir", "scratch");
+    if (::mkdir("newroot", 0755) != 0 || ::mkdir("oldroot", 0755) != 0) return fail("mount", "mkdir", "scratch dirs");
+    if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return fail("mount", "pivot_root", "scratch");
+    if (::chdir("/") != 0) return fail("mount", "chdir", "/");
+    g_source_prefix = "/oldroot";
+    stage = "/newroot";
   }
   // The new root hides the stage only inside this namespace (the host's /proc, normally).
   if (::mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") != 0)
@@ -415,8 +441,9 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper) {
   TRACE_STEP("mount: all ops");
 
   forget_mask_parent();
-  // The new root becomes the root, the host's tree is stacked on top of it by pivot_root(".", "."),
-  // and one lazy umount of "." detaches that whole host tree.
+  if (scratch && ::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");
+  // The new root becomes the root, the tree it was built in (the host's, or the scratch root) is
+  // stacked on top of it by pivot_root(".", "."), and one lazy umount of "." detaches it.
   int rc = ::fchdir(g_newroot_fd);
   ::close(g_newroot_fd);
   g_newroot_fd = -1;

@@ -172,6 +172,10 @@ export function mountOps(policy: Policy): MountOp[] {
   const keyed = binds.map((b) => ({ b, depth: depth(b.dst), kind: order[b.kind] ?? 9 }));
   keyed.sort((x, y) => x.depth - y.depth || x.kind - y.kind || (x.b.dst < y.b.dst ? -1 : x.b.dst > y.b.dst ? 1 : 0));
   const sorted = keyed.map((k) => k.b);
+  // A bind of the whole root (a read root of /) is the base everything else is mounted on: first,
+  // before /tmp, /dev and /proc, which would otherwise lie hidden under it (mounts.cc).
+  const rootBind = sorted.findIndex((b) => b.dst === '/');
+  if (rootBind >= 0) base.unshift(...sorted.splice(rootBind, 1));
   if (links.length === 0) return [...base, ...sorted];
   // A symlinked read root makes its children unreachable as paths; drop binds below one (its own
   // Roots, so the memo of the one above stays valid).

@@ -76,9 +76,16 @@ export interface ListOptions {
 
 let drainedIn: object | undefined;
 
-/** Whether the parent of `dir` was found unchanged in this pass: then `dir` names the same directory as before. */
+/**
+ * Whether the parent of `dir` was found unchanged in this pass and lists `dir` as a real directory:
+ * then `dir` names the same directory as before. Not through a symlink: the link is the same, but
+ * what it leads to may have been replaced by a rename higher up its target's path, which no watch
+ * here sees (review 3, H1) — such a path gets the inode check.
+ */
 function parentUnchanged(dir: string, pass: object | undefined): boolean {
-  return pass !== undefined && cache.get(path.dirname(dir))?.unchangedIn === pass;
+  if (pass === undefined) return false;
+  const parent = cache.get(path.dirname(dir));
+  return parent?.unchangedIn === pass && entryNamed(parent, path.basename(dir))?.isDir === true;
 }
 
 function found(listing: Listing, pass: object | undefined): Listing {

@@ -53,8 +53,10 @@ export function existingPaths(paths: readonly string[]): readonly boolean[] {
     // A parent that its own parent, listed earlier in this look, does not hold as a directory (or a
     // link to one) does not exist: no lookup at all (most denied paths are in absent directories).
     const up = listedIn(path.dirname(parent), pass);
-    if (!up) tops.set(parent, inode(parent));
     const entry = up?.readable ? entryNamed(up, path.basename(parent)) : undefined;
+    // Nothing here vouches for what the path leads to (no listed parent, or a symlink whose target
+    // may be replaced without an event we see): its inode is checked again before a reuse.
+    if (!up || entry?.isSymlink) tops.set(parent, inode(parent));
     const absent = up?.readable === true && parent !== '/' && (!entry || (!entry.isDir && !entry.isSymlink));
     const listing = absent ? undefined : listDir(parent, { pass });
     for (const i of indexes) {

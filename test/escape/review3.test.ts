@@ -75,7 +75,7 @@ function dotfilesTree(): Tree {
 }
 
 describe('review 3: listings trusted through a symlinked parent', () => {
-  it('HOLE (high) a built-in secret under a symlinked ~/.config is readable by the next command after the link target\'s ancestor is replaced (pre-built sandbox; control: a fresh Sandbox masks it, the host reads it, the command sees the new directory)', async (t) => {
+  it('fixed (H1, high) a built-in secret under a symlinked ~/.config is readable by the next command after the link target\'s ancestor is replaced (pre-built sandbox; control: a fresh Sandbox masks it, the host reads it, the command sees the new directory)', async (t) => {
     const why = await sandboxUnavailable();
     if (why) return t.skip(why);
     const w = dotfilesTree();
@@ -101,7 +101,7 @@ describe('review 3: listings trusted through a symlinked parent', () => {
     }
   });
 
-  it('HOLE (high) existingPaths() says a path below a symlinked parent is absent after the link target\'s ancestor is replaced (ground truth: lstat; control: the watcher off gets it right)', (t) => {
+  it('fixed (H1, high) existingPaths() says a path below a symlinked parent is absent after the link target\'s ancestor is replaced (ground truth: lstat; control: the watcher off gets it right)', (t) => {
     if (!watcherAvailable()) return t.skip('no inotify addon');
     const w = dotfilesTree();
     try {
@@ -261,7 +261,7 @@ describe('review 3: attacks that held', () => {
 });
 
 describe('review 3: filesystems on the watched list whose changes can bypass the overlay inode', () => {
-  it('HOLE (medium) a .env written straight into an overlayfs upper dir between commands is readable by the next command (control: host reads it through the overlay, the command lists it; with CORDON_DIRWATCH=0 it is masked)', async (t) => {
+  it('fixed (H2, medium) a .env written straight into an overlayfs upper dir between commands is readable by the next command (control: host reads it through the overlay, the command lists it; with CORDON_DIRWATCH=0 it is masked)', async (t) => {
     const why = await sandboxUnavailable();
     if (why) return t.skip(why);
     if (!isRoot) return t.skip('root only (mount -t overlay)');
@@ -297,7 +297,7 @@ describe('review 3: filesystems on the watched list whose changes can bypass the
 });
 
 describe('review 3: the stage mount', () => {
-  it('read roots under every stage candidate: refused with a clear error (control: one candidate free runs)', async (t) => {
+  it('read roots under every stage candidate: the root is built under a scratch root instead, and the sandbox keeps its own /proc (control: one candidate free runs)', async (t) => {
     const why = await sandboxUnavailable();
     if (why) return t.skip(why);
     const w = tree();
@@ -318,7 +318,8 @@ describe('review 3: the stage mount', () => {
       }
       const sb = await Sandbox.create({ workspace: w.ws, home: w.home, read: under, prespawn: false });
       try {
-        await assert.rejects(sb.exec(['echo', 'ran']), /stage for the new root/);
+        // (Fixed after review: no stage free means the old scratch-root layout, not an error.)
+        assert.match(await sh(sb, 'echo ran; ls /proc | grep -c "^[0-9]"'), /ran\n[1-4]\n/);
       } finally {
         await sb.close();
       }
@@ -327,7 +328,7 @@ describe('review 3: the stage mount', () => {
     }
   });
 
-  it('HOLE (low) a read root of / (an ancestor of every stage candidate) runs as before the stage change, or fails with a clear error — not a silent exit 127 for every command (control: the same sandbox without / runs)', async (t) => {
+  it('fixed (H3, low) a read root of / (an ancestor of every stage candidate) runs as before the stage change, or fails with a clear error — not a silent exit 127 for every command (control: the same sandbox without / runs)', async (t) => {
     const why = await sandboxUnavailable();
     if (why) return t.skip(why);
     const w = tree();

@@ -1,6 +1,7 @@
 // cordon tests – filesystem enforcement in a real sandbox: allow, deny, protected, masked, links, host unchanged.
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -381,6 +382,37 @@ describe('odd workspaces and denied paths', () => {
         assert.ok(Number(pids) <= 4 && hostPids > Number(pids), `the sandbox sees its own pids (${pids}), the host ${hostPids}`);
       } finally {
         await sb.close();
+      }
+    });
+  });
+
+  it('a read root of / (the whole host, read-only): denied paths stay masked, /tmp and /dev stay cordon\'s own (control: the secret is readable on the host, the host /tmp holds the marker)', async () => {
+    await withWorld(async (w) => {
+      // Outside /tmp, so only the mask can hide it (the sandbox's /tmp is private anyway).
+      const dir = mkdtempSync(path.join('/var/tmp', 'cordon-rootread-'));
+      try {
+        const secret = path.join(dir, 'secret.txt');
+        writeFileSync(secret, 'ROOTREAD-SECRET\n');
+        const marker = path.join(os.tmpdir(), `cordon-marker-${process.pid}`);
+        writeFileSync(marker, 'x');
+        assert.equal(readFileSync(secret, 'utf8'), 'ROOTREAD-SECRET\n', 'control: readable on the host');
+        const hostDev = readdirSync('/dev').length;
+        const sb = await w.sandbox({ read: ['/'], deny: [secret] });
+        try {
+          const r = await sb.exec(['sh', '-c', `cat ${secret}; echo rc=$?; test -e ${marker} && echo host-tmp-visible; ls /dev | wc -l; touch /usr/cordon-x 2>/dev/null && echo usr-writable; echo done`]);
+          const out = r.stdout.toString();
+          assert.doesNotMatch(out, /ROOTREAD-SECRET/, out);
+          assert.match(out, /rc=1/);
+          assert.doesNotMatch(out, /host-tmp-visible|usr-writable/, out);
+          const devCount = Number(out.split('\n')[1]);
+          assert.ok(devCount < 20 && devCount < hostDev, `cordon's /dev (${devCount} entries), not the host's (${hostDev})`);
+          assert.match(out, /done/);
+        } finally {
+          await sb.close();
+          rmSync(marker, { force: true });
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });
