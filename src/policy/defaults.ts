@@ -88,6 +88,14 @@ export const SYSTEM_SECRETS: readonly string[] = [
   '/etc/kubernetes/admin.conf',
   '/etc/kubernetes/pki',
   '/etc/rancher/k3s/k3s.yaml',
+  // Container-engine and system-bus sockets: reachable only where a profile reads /run (or /), but
+  // connecting to one is no read: the docker socket alone is root on the host for its group.
+  '/run/docker.sock',
+  '/run/containerd/containerd.sock',
+  '/run/podman/podman.sock',
+  '/run/crio/crio.sock',
+  '/run/dbus/system_bus_socket',
+  '/var/run/docker.sock',
 ];
 
 /** Globs masked inside every readable or writable tree (dotenv files carry API keys). */

@@ -416,4 +416,36 @@ describe('odd workspaces and denied paths', () => {
       }
     });
   });
+
+  it('a container-engine socket under a readable /run is masked (control: a host client connects to it)', async (t) => {
+    // A temporary stand-in for containerd's socket; only where the host has no containerd.
+    if (!isRoot) return t.skip('creating a socket under /run needs root');
+    if (existsSync('/run/containerd')) return t.skip('/run/containerd exists on this host: not touching a real engine');
+    const sockPath = '/run/containerd/containerd.sock';
+    mkdirSync('/run/containerd');
+    const server = net.createServer((c) => c.end('ENGINE\n'));
+    try {
+      await new Promise<void>((resolve) => server.listen(sockPath, () => resolve()));
+      const control = await new Promise<string>((resolve, reject) => {
+        const c = net.connect(sockPath);
+        let got = '';
+        c.on('data', (d) => (got += d.toString()));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+      assert.equal(control, 'ENGINE\n', 'control: the host connects');
+      await withWorld(async (w) => {
+        const sb = await w.sandbox({ read: ['/usr', '/etc', '/run'] });
+        try {
+          const r = await sb.exec(['python3', '-c', `import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(${JSON.stringify(sockPath)}); print('connected', s.recv(16))\nexcept OSError as e:\n    print('refused', e.errno)`]);
+          assert.match(r.stdout.toString(), /^refused/, r.stdout.toString() + r.stderr.toString());
+        } finally {
+          await sb.close();
+        }
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync('/run/containerd', { recursive: true, force: true });
+    }
+  });
 });
