@@ -9,13 +9,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { Sandbox } from '../../dist/index.js';
+import { abortNetSupervisors } from '../../dist/net/supervisor.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const isRoot = process.geteuid?.() === 0;
@@ -123,8 +124,14 @@ let A: Collector; // 127.0.0.3: allowed by an IP rule
 let B: Collector; // 127.0.0.4: never allowed
 let V6: Collector | undefined; // [::1]: allowed by an IPv6 IP rule
 
-async function sandbox(allow: string[]): Promise<Sandbox> {
-  const sb = await Sandbox.create({ workspace: ws, network: { mode: 'allowlist', allow } });
+async function sandbox(allow: string[], relay = false): Promise<Sandbox> {
+  if (relay) process.env.CORDON_NET_BROKER = '0';
+  let sb: Sandbox;
+  try {
+    sb = await Sandbox.create({ workspace: ws, network: { mode: 'allowlist', allow } });
+  } finally {
+    if (relay) delete process.env.CORDON_NET_BROKER;
+  }
   sandboxes.push(sb);
   return sb;
 }
@@ -414,5 +421,146 @@ print('a', tcp('127.0.0.3', ${A.port}))
     assert.ok(!get('mapped')?.startsWith('ok'), r.out);
     assert.equal(B.accepted, before, r.out);
     assert.equal(get('a'), 'ok:hello a', `control\n${r.out}`);
+  });
+  it('HOLE (low) SO_BINDTODEVICE (unprivileged while unbound) on a brokered socket binds a HOST socket to a host interface the sandbox cannot see: it re-routes an allowed connection through another interface (VRF/VPN bypass) and enumerates the host\'s interface names', async () => {
+    const hostIf = Object.keys(os.networkInterfaces()).find((n) => n !== 'lo');
+    if (!hostIf) return; // nothing to show without a second interface
+    const body = String.raw`
+s = socket.create_connection(('127.0.0.3', ${A.port}), timeout=5)
+print('first', s.recv(100).decode().strip())
+print('bind', attempt(lambda: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ${JSON.stringify(hostIf)}.encode()) or 'ok'))
+print('bound', s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b'\0').decode())
+print('probe-missing', attempt(lambda: socket.socket().setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'nosuchif0') or 'ok'))
+print('ifaces', ' '.join(n for _, n in socket.if_nameindex()))
+`;
+    const c = await pyHost(body);
+    assert.equal(c.lines[1], 'bind ok', `control: unprivileged on a host socket\n${c.out}`);
+    assert.equal(c.lines[2], `bound ${hostIf}`, c.out);
+    const sb = await sandbox([`127.0.0.3:${A.port}`]);
+    const r = await py(sb, body);
+    assert.equal(r.lines[0], 'first hello a', r.out);
+    assert.ok(!r.lines.find((l) => l.startsWith('ifaces'))?.includes(hostIf), `the sandbox's own namespace does not have ${hostIf}\n${r.out}`);
+    assert.notEqual(r.lines[1], 'bind ok', `a brokered (host) socket was bound to the host's interface ${hostIf}, which the sandbox cannot see\n${r.out}`);
+  });
+
+  it('sendto(MSG_FASTOPEN) on a fresh socket (no connect() for pid 1 to see) stays in the sandbox: the forbidden server is not reached, the allowed one only through the capture (control: the same TFO reaches B from the host)', async () => {
+    const body = String.raw`
+def tfo(ip, port):
+    x = socket.socket()
+    try:
+        x.sendto(b'tfo', socket.MSG_FASTOPEN, (ip, port))
+        x.settimeout(3)
+        return 'ok:' + x.recv(100).decode().strip()
+    except OSError as e: return oserr(e)
+print('b', tfo('127.0.0.4', ${B.port}))
+print('a', tfo('127.0.0.3', ${A.port}))
+`;
+    const before = B.accepted;
+    const c = await pyHost(body);
+    assert.equal(c.lines[0], 'b ok:hello b', `control\n${c.out}`);
+    const sb = await sandbox([`127.0.0.3:${A.port}`]);
+    const mid = B.accepted;
+    assert.ok(mid > before);
+    const r = await py(sb, body);
+    await sleep(200);
+    assert.equal(B.accepted, mid, r.out);
+    assert.ok(!(r.lines[0] ?? "").startsWith('b ok'), r.out);
+  });
+
+  it('the supervisor stopped while a brokered connect waits for the host (SYN dropped by a full accept queue): the connect fails once the host side completes, and later connects are refused (control: without the abort the same connect succeeds)', async () => {
+    // A host listener with backlog 0 whose queue the test fills, so the supervisor's SYN is dropped and retried.
+    const holder = spawn(PYTHON, ['-c', String.raw`
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.3', 0)); l.listen(0)
+fill = []
+for i in range(2):
+    c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
+print(l.getsockname()[1], flush=True)
+sys.stdin.readline()
+l.settimeout(0.2); acc = []
+import time
+end = time.time() + 40
+while time.time() < end:
+    try:
+        a = l.accept()[0]; a.sendall(b'hello slow\n'); acc.append(a)
+    except OSError: pass
+`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const slowPort = await new Promise<number>((resolve) => holder.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const body = String.raw`
+print('slow', tcp('127.0.0.3', ${slowPort}, timeout=30))
+print('a', tcp('127.0.0.3', ${A.port}))
+`;
+    try {
+      // Control: no abort; the queue is drained after 1.5 s and the connect completes.
+      const sbc = await sandbox([`127.0.0.3:${A.port},${slowPort}`]);
+      const pc = py(sbc, body);
+      await sleep(1500);
+      holder.stdin!.write('go\n');
+      const c = await pc;
+      assert.deepEqual(c.lines, ['slow ok:hello slow', 'a ok:hello a'], `control\n${c.out}`);
+    } finally {
+      holder.stdin!.end();
+      holder.kill();
+    }
+    const holder2 = spawn(PYTHON, ['-c', String.raw`
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.3', 0)); l.listen(0)
+fill = []
+for i in range(2):
+    c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
+print(l.getsockname()[1], flush=True)
+sys.stdin.readline()
+l.settimeout(0.2); acc = []
+import time
+end = time.time() + 40
+while time.time() < end:
+    try:
+        a = l.accept()[0]; a.sendall(b'hello slow\n'); acc.append(a)
+    except OSError: pass
+`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const slow2 = await new Promise<number>((resolve) => holder2.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    try {
+      const sb = await sandbox([`127.0.0.3:${A.port},${slow2}`]);
+      const p = py(sb, body.replace(String(slowPort), String(slow2)));
+      await sleep(1500);
+      assert.ok(abortNetSupervisors('red team 2: supervisor stopped mid-connect') >= 1);
+      holder2.stdin!.write('go\n');
+      const r = await p;
+      assert.ok(!(r.lines[0] ?? "").startsWith('slow ok'), `a connect in flight when the supervisor stopped got a working host connection\n${r.out}`);
+      assert.ok(!(r.lines[1] ?? "").startsWith('a ok'), r.out);
+    } finally {
+      holder2.stdin!.end();
+      holder2.kill();
+    }
+  });
+
+  it('HOLE (low) an established brokered connection survives abortNetSupervisors(): the sandbox keeps exchanging data with the host after the supervisor stopped (control: on the relay path, CORDON_NET_BROKER=0, the same connection is reset)', async () => {
+    const flag = (tag: string) => path.join(ws, `aborted-${tag}`);
+    const body = (tag: string) => String.raw`
+s = socket.create_connection(('127.0.0.3', ${A.port}), timeout=5)
+s.recv(100)
+s.sendall(b'pre-${tag}\n')
+for i in range(400):
+    if os.path.exists(${JSON.stringify(flag(tag))}): break
+    time.sleep(0.05)
+time.sleep(0.3)
+print('post', attempt(lambda: s.sendall(b'post-${tag}\n') or 'ok'))
+time.sleep(0.5)
+print('post2', attempt(lambda: s.sendall(b'again-${tag}\n') or 'ok'))
+`;
+    const run = async (tag: string, relay: boolean) => {
+      const sb = await sandbox([`127.0.0.3:${A.port}`], relay);
+      const p = py(sb, body(tag));
+      assert.ok(await until(() => A.data.includes(`pre-${tag}`), 15_000), 'connected');
+      abortNetSupervisors('red team 2: abort with a connection open');
+      writeFileSync(flag(tag), '');
+      const r = await p;
+      await sleep(300);
+      return r;
+    };
+    const c = await run('RELAY', true);
+    assert.ok(!A.data.includes('post-RELAY') && !A.data.includes('again-RELAY'), `control: the relay is reset at abort\n${c.out}`);
+    const r = await run('BROKER', false);
+    assert.ok(!A.data.includes('post-BROKER') && !A.data.includes('again-BROKER'), `the brokered connection still carried data after the supervisor stopped\n${r.out}`);
   });
 });
