@@ -382,6 +382,10 @@ print('accepted', len(acc) >= 60)
     assert.ok(!r.out.includes('hello b'), r.out);
     assert.ok(r.lines.includes('a ok:hello a'), `control: allowed connects work once the workers are free\n${r.out}`);
     assert.ok(r.lines.includes('accepted True'), r.out);
+    // The workers were all busy: the queued connect did not run before they were released.
+    assert.ok(r.lines.includes('b waiting'), `the pool was not exhausted\n${r.out}`);
+    const after = r.lines.find((l) => l.startsWith('b-after '));
+    assert.ok(after && !after.includes('ok:'), r.out);
   });
 
   it('connect() on odd fds and arguments (pipe, netlink, fd -1, NULL address, bad lengths, a huge length, AF_INET address on an AF_INET6 socket, v4-mapped to a forbidden host) answers errors and pid 1 keeps serving (control: the allowed connect after them)', async () => {
