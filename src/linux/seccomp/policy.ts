@@ -312,6 +312,41 @@ const SETID_RULES: Record<string, ArgCheck> = {
   fchmodat2: modeCheck(2),
 };
 
+/** setsockopt levels and the options refused at each when the broker hands host sockets over. */
+const IPPROTO_IP = 0;
+const SOL_SOCKET = 1;
+const IPPROTO_IPV6 = 41;
+const STEERING_OPTIONS: ReadonlyArray<[number, readonly number[]]> = [
+  // IPV6_ADDRFORM, IPV6_2292HOPOPTS/DSTOPTS/RTHDR/PKTOPTIONS, IPV6_HOPOPTS, IPV6_RTHDRDSTOPTS, IPV6_RTHDR, IPV6_DSTOPTS, IPV6_UNICAST_IF
+  [IPPROTO_IPV6, [1, 3, 4, 5, 6, 54, 55, 57, 59, 76]],
+  // IP_OPTIONS (source routes), IP_UNICAST_IF
+  [IPPROTO_IP, [4, 50]],
+  // SO_BINDTODEVICE, SO_BINDTOIFINDEX
+  [SOL_SOCKET, [25, 62]],
+];
+
+/**
+ * Options that steer where a connection's packets go without re-pointing the connection: routing
+ * and other extension headers, IPv4 source routes, the outgoing interface. On a socket the broker
+ * handed over (a socket of the host's namespace) an unprivileged IPV6_RTHDR sends the allowed
+ * connection's packets to any IPv6 address (network red team 2, H1); SO_BINDTODEVICE picks a host
+ * interface the sandbox cannot see (H2). Refused on every socket of an allowlist sandbox: setsockopt
+ * is no hot syscall, and its other options stay allowed.
+ */
+const SOCKOPT_CHECK: ArgCheck = {
+  arg: 1,
+  cases: STEERING_OPTIONS.map(([level, names]) => ({
+    op: 'eq' as const,
+    value: level,
+    then: { arg: 2, cases: names.map((value) => ({ op: 'eq' as const, value, then: 'deny' as const })), otherwise: 'allow' as const },
+  })),
+  otherwise: 'allow',
+};
+
+const SOCKOPT_WHY =
+  'allowlist networking: options that steer packets (IPv6 routing/extension headers, IPV6_ADDRFORM, IP_OPTIONS, *_UNICAST_IF, ' +
+  'SO_BINDTODEVICE/SO_BINDTOIFINDEX) → denied: on a socket connected from the host they would send allowed traffic elsewhere';
+
 const SUPERVISED_CONNECT_WHY =
   'allowlist networking: pid 1 performs every connect() itself (all families; never continued): a TCP destination the capture ' +
   'chain would redirect gets a socket the supervisor connected from the host (no relay); a socket cordon installed cannot be ' +
@@ -340,6 +375,7 @@ export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> 
   }
   if (options.network === 'allowlist' && options.superviseConnect !== false) {
     rules.set(syscallNumber('connect'), { action: { kind: 'supervise' }, why: SUPERVISED_CONNECT_WHY });
+    rules.set(syscallNumber('setsockopt'), { action: { kind: 'args', check: SOCKOPT_CHECK }, why: SOCKOPT_WHY });
   }
   if (options.guardSetid) {
     for (const [name, check] of Object.entries(SETID_RULES)) rules.set(syscallNumber(name), { action: { kind: 'args', check }, why: SETID_WHY });
