@@ -39,6 +39,35 @@ Napi::Value StreamPair(const Napi::CallbackInfo& info) {
   return Pair(info.Env(), fds);
 }
 
+}  // namespace
+
+// One non-blocking sendmsg of `data` with `fds` attached (SCM_RIGHTS, none when nfds is 0): true when
+// all of it went, false when it would block or the peer is gone; other errors throw.
+Napi::Value SendWithFds(Napi::Env env, int fd, const void* data, size_t len, const int* fds, size_t nfds) {
+  iovec iov = {const_cast<void*>(data), len};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * (nfds == 0 ? 1 : nfds)), 0);
+  msghdr mh;
+  std::memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (nfds > 0) {
+    mh.msg_control = control.data();
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(env, false);
+  if (n < 0) return ThrowErrno(env, "sendmsg", errno);
+  return Napi::Boolean::New(env, static_cast<size_t>(n) == len);
+}
+
+namespace {
+
 Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsArray()) {
@@ -50,26 +79,7 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   auto list = info[2].As<Napi::Array>();
   std::vector<int> fds;
   for (uint32_t i = 0; i < list.Length() && i < 8; ++i) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
-  iovec iov = {payload.Data(), payload.Length()};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())), 0);
-  msghdr mh;
-  std::memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (!fds.empty()) {
-    mh.msg_control = control.data();
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(env, false);
-  if (n < 0) return ThrowErrno(env, "sendmsg", errno);
-  return Napi::Boolean::New(env, static_cast<size_t>(n) == payload.Length());
+  return SendWithFds(env, fd, payload.Data(), payload.Length(), fds.data(), fds.size());
 }
 
 }  // namespace

@@ -46,6 +46,7 @@
 #endif
 
 void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
+Napi::Value SendWithFds(Napi::Env env, int fd, const void* data, size_t len, const int* fds, size_t nfds);  // fds.cc
 void RegisterDirWatch(Napi::Env env, Napi::Object exports);   // dirwatch.cc
 
 namespace {
@@ -364,28 +365,9 @@ Napi::Value SendConnected(const Napi::CallbackInfo& info) {
       sock = -1;
     }
   }
-  iovec iov = {reply, sizeof reply};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr mh;
-  std::memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (sock >= 0 && reply[2] == 0) {
-    std::memset(control, 0, sizeof control);
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &sock, sizeof sock);
-  }
-  ssize_t n;
-  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(info.Env(), false);
-  if (n < 0) return ThrowErrno(info.Env(), "sendmsg", errno);
   // A stream socket takes all 12 bytes or none of a message this small, short of a full buffer.
-  return Napi::Boolean::New(info.Env(), n == static_cast<ssize_t>(sizeof reply));
+  const bool attach = sock >= 0 && reply[2] == 0;
+  return SendWithFds(info.Env(), fd, reply, sizeof reply, &sock, attach ? 1 : 0);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

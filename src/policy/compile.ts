@@ -1,5 +1,5 @@
 // cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied, provenance kept.
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -19,7 +19,7 @@ import {
   TREE_SECRET_GLOBS,
   TREE_SECRET_PRUNE,
 } from './defaults.js';
-import { passFullyWatched } from './dircache.js';
+import { inodeOf, passFullyWatched } from './dircache.js';
 import { changeCount } from './dirwatch.js';
 import { deepFreeze } from './freeze.js';
 import { GlobIndex } from './globscan.js';
@@ -129,15 +129,7 @@ function planKey(plan: GlobPlan): string {
 }
 
 function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
-  const out = new Map<string, bigint | undefined>();
-  for (const r of roots) {
-    try {
-      out.set(r, statSync(r, { bigint: true }).ino);
-    } catch {
-      out.set(r, undefined);
-    }
-  }
-  return out;
+  return new Map(roots.map((r) => [r, inodeOf(r)]));
 }
 /** Each compiled policy's glob plan, with the glob hits its deny list holds. */
 const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();

@@ -59,10 +59,6 @@ function drop(dir: string): void {
 }
 
 export interface ListOptions {
-  /** Reuse a cached listing without the stat (a watcher vouches that it is current). */
-  trust?: boolean;
-  /** Read the directory again even if its stat is unchanged (a watcher saw it change). */
-  force?: boolean;
   /** Called when the directory had to be read (not served from the cache). */
   onRead?: () => void;
   /**
@@ -75,6 +71,22 @@ export interface ListOptions {
 }
 
 let drainedIn: object | undefined;
+
+/** Takes the watcher's events once per pass (every time without one): every change made before now is then known. */
+function drainFor(pass: object | undefined): void {
+  if (pass !== undefined && pass === drainedIn) return;
+  drain();
+  drainedIn = pass;
+}
+
+/** The inode `p` leads to now (symlinks followed), or undefined when it cannot be stat'ed. */
+export function inodeOf(p: string): bigint | undefined {
+  try {
+    return statSync(p, { bigint: true, throwIfNoEntry: false })?.ino; // absent is common: no exception
+  } catch {
+    return undefined; // ENOTDIR, EACCES
+  }
+}
 
 /**
  * Whether the parent of `dir` was found unchanged in this pass and lists `dir` as a real directory:
@@ -110,24 +122,15 @@ export function passFullyWatched(pass: object): boolean {
 /** The directory's entries, from the cache when it is unchanged; undefined when it cannot be stat'ed. */
 export function listDir(dir: string, options: ListOptions = {}): Listing | undefined {
   const cached = cache.get(dir);
-  if (cached && !options.force && (options.trust || (options.pass && cached.checkedIn === options.pass))) return note(cached, options.pass);
+  if (cached && options.pass && cached.checkedIn === options.pass) return note(cached, options.pass);
   if (watcherAvailable()) {
-    if (options.pass === undefined || options.pass !== drainedIn) {
-      drain(); // once per pass: every change made before this moment is in the queue
-      drainedIn = options.pass;
-    }
-    if (cached && !options.force && current(dir, cached.wd, cached.generation)) {
+    drainFor(options.pass);
+    if (cached && current(dir, cached.wd, cached.generation)) {
       if (parentUnchanged(dir, options.pass)) return found(cached, options.pass);
       // The path may lead elsewhere now (a parent renamed): the same inode means the same directory.
-      let ino: bigint | undefined;
-      try {
-        ino = statSync(dir, { bigint: true }).ino;
-      } catch {
-        ino = undefined;
-      }
-      if (ino === cached.ino) return found(cached, options.pass);
+      if (inodeOf(dir) === cached.ino) return found(cached, options.pass);
     }
-    if (!cached || cached.wd >= 0 || options.force) return readWithWatch(dir, options);
+    if (!cached || cached.wd >= 0) return readWithWatch(dir, options);
   }
   let st;
   try {
@@ -136,7 +139,7 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
     drop(dir);
     return undefined;
   }
-  if (cached && !cached.recent && !options.force && cached.mtime === st.mtimeNs && cached.ino === st.ino) return found(cached, options.pass);
+  if (cached && !cached.recent && cached.mtime === st.mtimeNs && cached.ino === st.ino) return found(cached, options.pass);
   options.onRead?.();
   let entries: DirEntry[];
   let readable = true;
@@ -192,10 +195,7 @@ export function listingIfFree(dir: string, pass: object): Listing | undefined {
   if (!cached) return undefined;
   if (cached.checkedIn === pass) return note(cached, pass);
   if (!watcherAvailable()) return undefined;
-  if (pass !== drainedIn) {
-    drain();
-    drainedIn = pass;
-  }
+  drainFor(pass);
   return current(dir, cached.wd, cached.generation) && parentUnchanged(dir, pass) ? found(cached, pass) : undefined;
 }
 

@@ -5,10 +5,9 @@
 // each command costs a map lookup per path and a stat per top-level parent, and while no watched
 // directory changes, the answer of the last look stands after those stats alone. A parent we may
 // search but not read falls back to an lstat of the path.
-import { statSync } from 'node:fs';
 import path from 'node:path';
 
-import { entryNamed, listDir, listedIn, passFullyWatched } from './dircache.js';
+import { entryNamed, inodeOf, listDir, listedIn, passFullyWatched } from './dircache.js';
 import { changeCount } from './dirwatch.js';
 import { lstatOrUndefined } from './realpaths.js';
 
@@ -21,19 +20,11 @@ interface Look {
 }
 const lastLook = new WeakMap<readonly string[], Look>();
 
-function inode(dir: string): bigint | undefined {
-  try {
-    return statSync(dir, { bigint: true, throwIfNoEntry: false })?.ino; // absent is common: no exception
-  } catch {
-    return undefined; // ENOTDIR, EACCES
-  }
-}
-
 /** For each path, whether it exists now (without following a final symlink). Pass the same array each time to reuse a quiet answer. */
 export function existingPaths(paths: readonly string[]): readonly boolean[] {
   const changes = changeCount();
   const last = lastLook.get(paths);
-  if (last && last.changes === changes && [...last.tops].every(([dir, ino]) => inode(dir) === ino)) return last.result;
+  if (last && last.changes === changes && [...last.tops].every(([dir, ino]) => inodeOf(dir) === ino)) return last.result;
 
   const pass = {}; // one look: each parent listed (or found current) once
   const byParent = new Map<string, number[]>();
@@ -56,7 +47,7 @@ export function existingPaths(paths: readonly string[]): readonly boolean[] {
     const entry = up?.readable ? entryNamed(up, path.basename(parent)) : undefined;
     // Nothing here vouches for what the path leads to (no listed parent, or a symlink whose target
     // may be replaced without an event we see): its inode is checked again before a reuse.
-    if (!up || entry?.isSymlink) tops.set(parent, inode(parent));
+    if (!up || entry?.isSymlink) tops.set(parent, inodeOf(parent));
     const absent = up?.readable === true && parent !== '/' && (!entry || (!entry.isDir && !entry.isSymlink));
     const listing = absent ? undefined : listDir(parent, { pass });
     for (const i of indexes) {

@@ -2,8 +2,7 @@
 //
 // Listings come from the process-wide cache (dircache.ts: inotify or one stat per directory to reuse one), and
 // the verdicts for a listing (which entries match, which subdirectories to enter) are kept with it,
-// so a rescan of an unchanged tree re-reads nothing. A caller-side watcher may also mark directories
-// dirty; in `trusted` mode only those are re-read and the stat walk is skipped altogether.
+// so a rescan of an unchanged tree re-reads nothing.
 import path from 'node:path';
 
 import { Minimatch } from 'minimatch';
@@ -47,18 +46,10 @@ function scanFor(globs: readonly string[], prune: readonly string[]): Scan {
 }
 
 export class GlobIndex {
-  private readonly dirty = new Set<string>();
   private readonly matchers = new Map<string, Minimatch>();
-  /** Set by a watcher once it covers every root: skip the stat walk, re-read only dirty directories. */
-  trusted = false;
   readonly stats: GlobScanStats = { dirs: 0, reread: 0 };
 
   constructor(private readonly limit = 200_000) {}
-
-  /** Marks a directory (and so its listing) as changed. */
-  markDirty(dir: string): void {
-    this.dirty.add(dir);
-  }
 
   /** Whether one glob matches a path (same options as match()). */
   matches(glob: string, p: string): boolean {
@@ -87,7 +78,7 @@ export class GlobIndex {
     this.stats.dirs = 0;
     this.stats.reread = 0;
     const walk = (dir: string, state: GlobState): void => {
-      const listing = listDir(dir, { trust: this.trusted, force: this.dirty.delete(dir), onRead: () => this.stats.reread++, pass });
+      const listing = listDir(dir, { onRead: () => this.stats.reread++, pass });
       this.stats.dirs++;
       if (!listing) return;
       seen += listing.entries.length;

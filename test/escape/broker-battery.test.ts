@@ -238,6 +238,32 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
 s.close()
 `;
 
+
+/**
+ * A host listener on 127.0.0.3 with backlog 0 and its queue filled, so a SYN to it is dropped and
+ * retried until it reads a line on stdin; then it accepts and greets `hello slow`.
+ */
+async function slowListener(): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(PYTHON, ['-c', String.raw`
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.3', 0)); l.listen(0)
+fill = []
+for i in range(2):
+    c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
+print(l.getsockname()[1], flush=True)
+sys.stdin.readline()
+l.settimeout(0.2); acc = []
+import time
+end = time.time() + 40
+while time.time() < end:
+    try:
+        a = l.accept()[0]; a.sendall(b'hello slow\n'); acc.append(a)
+    except OSError: pass
+`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  return { proc, port };
+}
+
 describe('red team 2: host sockets installed by the connect broker', () => {
   it('fixed (H1, high) an IPv6 routing header (IPV6_RTHDR type 4, unprivileged) on a brokered socket re-addresses the connection\'s packets to any IPv6 address: data leaves for a destination no rule allows', async (t) => {
     const via = localV6();
@@ -473,23 +499,7 @@ print('a', tfo('127.0.0.3', ${A.port}))
 
   it('the supervisor stopped while a brokered connect waits for the host (SYN dropped by a full accept queue): the connect fails once the host side completes, and later connects are refused (control: without the abort the same connect succeeds)', async () => {
     // A host listener with backlog 0 whose queue the test fills, so the supervisor's SYN is dropped and retried.
-    const holder = spawn(PYTHON, ['-c', String.raw`
-import socket, sys
-l = socket.socket(); l.bind(('127.0.0.3', 0)); l.listen(0)
-fill = []
-for i in range(2):
-    c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
-print(l.getsockname()[1], flush=True)
-sys.stdin.readline()
-l.settimeout(0.2); acc = []
-import time
-end = time.time() + 40
-while time.time() < end:
-    try:
-        a = l.accept()[0]; a.sendall(b'hello slow\n'); acc.append(a)
-    except OSError: pass
-`], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const slowPort = await new Promise<number>((resolve) => holder.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const { proc: holder, port: slowPort } = await slowListener();
     const body = String.raw`
 print('slow', tcp('127.0.0.3', ${slowPort}, timeout=30))
 print('a', tcp('127.0.0.3', ${A.port}))
@@ -506,23 +516,7 @@ print('a', tcp('127.0.0.3', ${A.port}))
       holder.stdin!.end();
       holder.kill();
     }
-    const holder2 = spawn(PYTHON, ['-c', String.raw`
-import socket, sys
-l = socket.socket(); l.bind(('127.0.0.3', 0)); l.listen(0)
-fill = []
-for i in range(2):
-    c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
-print(l.getsockname()[1], flush=True)
-sys.stdin.readline()
-l.settimeout(0.2); acc = []
-import time
-end = time.time() + 40
-while time.time() < end:
-    try:
-        a = l.accept()[0]; a.sendall(b'hello slow\n'); acc.append(a)
-    except OSError: pass
-`], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const slow2 = await new Promise<number>((resolve) => holder2.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const { proc: holder2, port: slow2 } = await slowListener();
     try {
       const sb = await sandbox([`127.0.0.3:${A.port},${slow2}`]);
       const p = py(sb, body.replace(String(slowPort), String(slow2)));
