@@ -22,7 +22,7 @@ const stats = (xs) => {
 };
 const ms = (x) => x.toFixed(2);
 
-async function timeIt(n, fn, { warmup = 5, gapMs = 0 } = {}) {
+async function samples(n, fn, { warmup = 5, gapMs = 0 } = {}) {
   for (let i = 0; i < warmup; i++) await fn();
   const xs = [];
   for (let i = 0; i < n; i++) {
@@ -31,7 +31,11 @@ async function timeIt(n, fn, { warmup = 5, gapMs = 0 } = {}) {
     await fn();
     xs.push(performance.now() - t);
   }
-  return stats(xs);
+  return xs;
+}
+
+async function timeIt(n, fn, options) {
+  return stats(await samples(n, fn, options));
 }
 
 function spawnWait(cmd, args, opts = {}) {
@@ -142,6 +146,11 @@ try {
     // A real project: a clone of this repository (its own history, sources, docs and tests).
     const real = path.join(work, 'cordon-clone');
     const cloned = spawnSync('git', ['clone', '-q', '--no-hardlinks', root, real]).status === 0;
+    // A fresh index shares its second with the files it lists, so git re-reads them all ("racily
+    // clean") until some status rewrites it a second later; inside, .git is protected (read-only) and
+    // could not. Settle both indexes first so every run compares the same work.
+    spawnSync('sleep', ['1.1']);
+    for (const dir of cloned ? [ws, real] : [ws]) spawnSync('git', ['status', '--short'], { cwd: dir });
     const n = quick ? 10 : 40;
     const rows = [];
     const cases = [
@@ -155,21 +164,31 @@ try {
       if (!which(argv[0]) && !path.isAbsolute(argv[0])) continue;
       // The plain run gets the same scrubbed environment the sandbox gives the command.
       const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), LANG: 'C.UTF-8' };
-      const plain = await timeIt(n, () => spawnWait(argv[0], argv.slice(1), { cwd, env }), { warmup: 3 });
       const sb = await Sandbox.create({ workspace: cwd, prespawn: true });
+      const session = await sb.session();
       const ok = (r) => {
         if (r.exitCode !== 0) throw new Error(`${name}: ${r.stderr}`);
       };
-      const inside = await timeIt(n, () => sb.exec(argv, { cwd }).then(ok), { warmup: 3, gapMs: 10 });
-      const session = await sb.session();
-      const inSession = await timeIt(n, () => session.exec(argv, { cwd }).then(ok), { warmup: 3, gapMs: 10 });
+      // The three are measured in interleaved rounds with the same 10 ms gaps, so drift in the
+      // machine's load and idle-core wake-ups fall on all of them alike.
+      const runs = { plain: [], inside: [], session: [] };
+      const fns = {
+        plain: () => spawnWait(argv[0], argv.slice(1), { cwd, env }),
+        inside: () => sb.exec(argv, { cwd }).then(ok),
+        session: () => session.exec(argv, { cwd }).then(ok),
+      };
+      const rounds = 4;
+      for (let round = 0; round < rounds; round++) {
+        for (const [which, fn] of Object.entries(fns)) runs[which].push(...(await samples(Math.ceil(n / rounds), fn, { warmup: round ? 1 : 3, gapMs: 10 })));
+      }
       await session.close();
       await sb.close();
+      const [plain, inside, inSession] = [stats(runs.plain), stats(runs.inside), stats(runs.session)];
       rows.push({ name, plain, inside, session: inSession, ratio: inside.median / plain.median, sessionRatio: inSession.median / plain.median });
     }
     results.sections.workload = rows;
     md.push('## 3. Real workloads, plain vs inside (10 ms between commands)\n',
-      'The plain run gets the same minimal environment as the sandboxed command (PATH, HOME, LANG).\n',
+      'The plain run gets the same minimal environment as the sandboxed command (PATH, HOME, LANG). Plain, pre-built and session runs alternate in 4 rounds, each run after a 10 ms gap.\n',
       '| workload | plain median ms | cordon exec (pre-built) ms | ratio | cordon session ms | ratio |', '|---|---:|---:|---:|---:|---:|',
       ...rows.map((r) => `| ${r.name} | ${ms(r.plain.median)} | ${ms(r.inside.median)} | ${r.ratio.toFixed(3)} | ${ms(r.session.median)} | ${r.sessionRatio.toFixed(3)} |`), '');
   }
