@@ -19,6 +19,7 @@
             "native/launcher/network.cc",
             "native/launcher/netns_builder.cc",
             "native/launcher/connect_broker.cc",
+            "native/launcher/unix_guard.cc",
             "native/launcher/limits.cc",
             "native/launcher/server.cc",
             "native/launcher/fd_passing.cc"

@@ -1,8 +1,11 @@
-// cordon – pid 1 performs every connect() of an allowlist sandbox: allowed TCP gets a socket connected
-// from the host (no relay on the data path), and no connect() ever runs in the kernel on the caller's
-// behalf with the caller's arguments.
+// cordon – pid 1 performs every connect() of the sandbox: unix sockets bound outside it are refused, and
+// with allowlist networking allowed TCP gets a socket connected from the host (no relay on the data
+// path); no connect() ever runs in the kernel on the caller's behalf with the caller's arguments.
 //
-// With the broker (NET_CONFIG "broker"), the command's seccomp filter sends every x86-64 connect() to
+// The broker runs in every network mode when the plan has a UNIX_GUARD record (unix_guard.h: none
+// and allowlist check the sandbox's own socket table, host only read-only mounts); steps 2 and 3
+// below only ever apply to allowlist sandboxes (elsewhere no socket is foreign and nothing is
+// captured). With the broker (NET_CONFIG "broker"), the command's seccomp filter sends every x86-64 connect() to
 // pid 1 (SECCOMP_RET_USER_NOTIF; all families; the i386/x32 entries are killed by the filter and
 // io_uring is refused, so there is no other way to ask the kernel for a connect). Pid 1's workers —
 // threads created after capabilities, no_new_privs and Landlock were applied, before the filter —
@@ -35,7 +38,8 @@
 //      still police it exactly as before — and the result (0, EINPROGRESS, errno) is the answer.
 //      AF_UNIX paths are opened with openat2(O_PATH, RESOLVE_NO_MAGICLINKS) — absolute ones from our
 //      root (the caller's: the filter refuses chroot, pivot_root, unshare and setns), relative ones
-//      from /proc/<caller>/cwd — and connected through /proc/self/fd/N.
+//      from /proc/<caller>/cwd — checked by the unix guard (a socket bound outside the sandbox is
+//      EACCES, reported as "VIOLATION unix") and connected through /proc/self/fd/N.
 // A failure of the broker itself never opens anything: a connect it cannot take costs speed (the
 // relay), and when the supervisor is gone a captured connect is refused at once (fail closed).
 //
@@ -102,6 +106,7 @@
 #include "kernel_abi.h"
 #include "network.h"
 #include "report.h"
+#include "unix_guard.h"
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -280,7 +285,7 @@ bool host_socket_ok(int fd, int domain) {
 }
 
 // Connects the caller's file ourselves, inside the sandbox's namespace; returns 0 or an errno.
-int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len, int cwd) {
+int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len, int cwd, pid_t pid) {
   if (domain == AF_UNIX && sa.ss_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path)) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&sa);
     size_t max = len - offsetof(sockaddr_un, sun_path);
@@ -297,6 +302,22 @@ int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len
       struct stat st;
       if (::fstat(target.get(), &st) != 0) return errno;
       if (!S_ISSOCK(st.st_mode)) return ECONNREFUSED;
+      const char* why = "";
+      if (int refused = unix_guard_check(g_plan->unix_guard, target.get(), st, &why)) {
+        // The path is the command's bytes: escaped, so it cannot end the record or forge another.
+        char shown[sizeof un->sun_path * 4 + 1];
+        size_t k = 0;
+        for (size_t i = 0; i < n; ++i) {
+          unsigned char c = static_cast<unsigned char>(path[i]);
+          if (c < 0x20 || c >= 0x7f || c == '\\') k += static_cast<size_t>(std::snprintf(shown + k, sizeof shown - k, "\\x%02x", c));
+          else shown[k++] = static_cast<char>(c);
+        }
+        shown[k] = '\0';
+        char line[sizeof shown + 96];
+        std::snprintf(line, sizeof line, "VIOLATION unix %d %s %s\n", pid, why, shown);
+        report_line(line);
+        return refused;
+      }
       sockaddr_un via;
       std::memset(&via, 0, sizeof via);
       via.sun_family = AF_UNIX;
@@ -459,7 +480,7 @@ void handle_connect(const abi::SeccompNotif& req) {
   }
 
   // 4. Everything else: connected here, in the sandbox's namespace, on the caller's file.
-  respond(req.id, connect_here(sock.get(), domain, sa, len, cwd.get()));
+  respond(req.id, connect_here(sock.get(), domain, sa, len, cwd.get(), pid));
 }
 
 int errno_for(int nr) {
@@ -534,8 +555,10 @@ bool broker_start(const Plan& plan) {
   socklen_t cl = sizeof g_cookie;
   if (probe.get() < 0 || ::getsockopt(probe.get(), SOL_SOCKET, SO_NETNS_COOKIE, &g_cookie, &cl) != 0 || g_cookie == 0)
     return fail("network", "getsockopt", "SO_NETNS_COOKIE (Linux 5.14+) for the connect broker");
+  // Allowlist networking starts with two (a connect may wait on the supervisor); the unix-socket
+  // guard alone with one, which makes another when it takes the first notification.
   spawn_worker();
-  spawn_worker();
+  if (network_brokered()) spawn_worker();
   if (g_total.load() == 0) return fail("network", "pthread_create", "connect broker");
   g_running = true;
   return true;

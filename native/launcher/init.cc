@@ -237,9 +237,10 @@ void run_init(Plan& plan, int life_fd) {
     fail("init", "signalfd");
     exit_setup_failed();
   }
-  // Allowlist networking: the connect broker's workers are made now, with every layer but seccomp
-  // (they perform connect() for the command; connect_broker.cc), and take the listener below.
-  if (!plan.keeper && network_brokered() && !broker_start(plan)) exit_setup_failed();
+  // The connect broker (allowlist networking, and the unix-socket guard in every mode): its workers
+  // are made now, with every layer but seccomp (they perform connect() for the command;
+  // connect_broker.cc), and take the listener below.
+  if (!plan.keeper && (network_brokered() || plan.unix_guard != UnixGuard::kOff) && !broker_start(plan)) exit_setup_failed();
   int listener = -1;
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
   TRACE_STEP("seccomp");

@@ -223,6 +223,11 @@ bool read_plan(int fd, Plan* plan) {
         plan->join_inodes.assign(nums.begin() + 1, nums.end());
         break;
       }
+      case Tag::kUnixGuard:
+        if (payload == "netns") plan->unix_guard = UnixGuard::kNetns;
+        else if (payload == "readonly") plan->unix_guard = UnixGuard::kReadOnly;
+        else return bad_record("unix guard");
+        break;
       case Tag::kEndSetup:
         if (plan->keeper && plan->join_pid) return bad_record("keeper and join are exclusive");
         return true;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "unix_guard.h"
+
 namespace cordon {
 
 enum class Tag : uint32_t {
@@ -30,6 +32,7 @@ enum class Tag : uint32_t {
   kEndSetup = 13,      // end of the setup part (then ARG/ENV/CWD … END)
   kKeeper = 14,        // session keeper: build the sandbox, report READY, hold it until released
   kJoin = 15,          // "pid ino×6": join the sandbox of a keeper's init (its namespace inodes from READY)
+  kUnixGuard = 16,     // netns | readonly: pid 1 performs every connect() and refuses host unix sockets (unix_guard.h)
   // 20..39: network setup records, interpreted by network.cc (see there).
   kNetworkFirst = 20,
   kNetworkLast = 39,
@@ -69,6 +72,7 @@ struct Plan {
   bool keeper = false;
   int join_pid = 0;
   std::vector<uint64_t> join_inodes;
+  UnixGuard unix_guard = UnixGuard::kOff;
   /** Network records (tags 20..39), in order, for network.cc. */
   std::vector<std::pair<uint32_t, std::string>> network;
   /** Limit records (tags 40..59), in order, for limits.cc. */

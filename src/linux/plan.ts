@@ -11,7 +11,7 @@ import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landloc
 import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './limits.js';
 import type { LinuxProbe } from './probe.js';
 import { loadNetAddon } from '../net/addon.js';
-import { brokerUsable, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
+import { brokerUnusableReason, brokerUsable, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
 import { lstatOrUndefined } from '../policy/realpaths.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
@@ -226,9 +226,12 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   const landlockScope = abi > 0 ? scopes(abi) : 0n;
   const landlockFs = abi > 0 && landlockScope === 0n ? writeRights(abi) : 0n;
   const rules = landlockFs !== 0n ? landlockRules(abi, policy.fs.write) : [];
-  // Allowlist: pid 1 performs every connect() (relay-free for allowed TCP, docs/network.md) unless it
-  // could not act for the caller here; then the kernel connects and every allowed byte is relayed.
-  const broker = allowlist && brokerUsable();
+  // Pid 1 performs every connect() (the connect broker): it refuses unix sockets bound outside the
+  // sandbox (unix_guard.h) and, in allowlist mode, connects allowed TCP from the host (relay-free,
+  // docs/network.md). Where it could not act for the caller the kernel connects: allowlist traffic is
+  // relayed, and host sockets are masked only where the compile-time walk of the home found them.
+  const broker = brokerUsable();
+  if (!broker) warnings.push(`the unix-socket guard is off (${brokerUnusableReason()}): a host service's unix socket is refused only where a mask hides it (sockets found in the home when the profile was compiled)`);
   const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode, guardSetid: probe.uid === 0, superviseConnect: broker });
 
   const w = new WireWriter();
@@ -240,6 +243,9 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   for (const r of rules) w.fields(Tag.landlockRule, r.access.toString(), r.path);
   w.record(Tag.seccomp, program);
   for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
+  // With its own network namespace the sandbox knows its sockets exactly; sharing the host's, a socket
+  // on a read-only mount is still known to be the host's.
+  if (broker) w.record(Tag.unixGuard, policy.network.mode === 'host' ? 'readonly' : 'netns');
   if (allowlist) {
     w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT), broker ? 'broker' : 'relay');
     for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));

@@ -29,6 +29,13 @@ export interface RecordState {
   cpuTimeUs?: number;
 }
 
+/** Why pid 1 refused a connect() to a unix path socket (native/launcher/unix_guard.h). */
+const UNIX_REFUSALS: Record<string, string> = {
+  'read-only-mount': "a host service's unix socket (on a read-only mount, where nothing in the sandbox can bind one): refused",
+  'bound-outside': "a unix socket bound outside the sandbox (a host service's): refused",
+  unverifiable: 'a unix socket whose owner could not be checked: refused',
+};
+
 function signalName(n: number): NodeJS.Signals | null {
   for (const [name, value] of Object.entries(os.constants.signals)) if (value === n) return name as NodeJS.Signals;
   return null;
@@ -77,6 +84,10 @@ export function applyRecord(state: RecordState, line: string): void {
         const arch = Number(rest[2]);
         const name = arch === AUDIT_ARCH_X86_64 ? syscallName(nr) ?? `syscall ${nr}` : `syscall ${nr} (arch 0x${arch.toString(16)})`;
         state.violations.push({ kind: 'syscall', what: name, detail: 'denied by the seccomp filter', pid: Number(rest[3]), source: 'seccomp' });
+      } else if (rest[0] === 'unix') {
+        // VIOLATION unix <pid> <why> <path as the caller gave it>
+        const [, pid = '0', why = '', ...p] = rest;
+        state.violations.push({ kind: 'network', what: `unix:${p.join(' ')}`, detail: UNIX_REFUSALS[why] ?? `unix socket refused (${why})`, pid: Number(pid), source: 'network' });
       }
       break;
     }

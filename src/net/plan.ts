@@ -63,11 +63,17 @@ export function captures(network: NetworkPolicy): Capture[] {
  * with CORDON_NET_BROKER=0 (comparisons, tests), the kernel connects and allowed traffic is relayed.
  */
 export function brokerUsable(): boolean {
-  if (process.env.CORDON_NET_BROKER === '0') return false;
+  return brokerUnusableReason() === '';
+}
+
+/** Why the broker cannot run here ('' when it can). */
+export function brokerUnusableReason(): string {
+  if (process.env.CORDON_NET_BROKER === '0') return 'CORDON_NET_BROKER=0';
   try {
-    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim()) < 2;
+    const scope = Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
+    return scope < 2 ? '' : `Yama ptrace_scope is ${scope}: pid 1 may not take the caller's socket (pidfd_getfd)`;
   } catch {
-    return true; // no Yama
+    return ''; // no Yama
   }
 }
 

@@ -46,7 +46,7 @@ export interface FilterOptions {
   denyAction?: 'notify' | 'errno';
   /** Refuse setuid/setgid mode bits (root callers; see PolicyOptions.guardSetid). */
   guardSetid?: boolean;
-  /** Allowlist mode: pid 1 performs every connect() (default true; see PolicyOptions). */
+  /** pid 1 performs every connect() (default true; see PolicyOptions). */
   superviseConnect?: boolean;
 }
 

@@ -6,7 +6,7 @@
 //   deny   SECCOMP_RET_USER_NOTIF: pid 1 of the sandbox answers with `errno` and reports a violation;
 //   args   a cold syscall whose arguments are checked; a failed check is a `deny` (EPERM, reported).
 //   supervise  SECCOMP_RET_USER_NOTIF, not a violation: pid 1 performs the syscall for the caller
-//          (allowlist networking: every connect(), native/launcher/connect_broker.cc; never CONTINUEd).
+//          (every connect(): native/launcher/connect_broker.cc; never CONTINUEd).
 // Numbers the table does not name (holes, and everything above the table) answer ENOSYS and are not
 // reported (runc's "ENOSYS stub": a newer syscall looks unimplemented, so libc falls back).
 //
@@ -291,8 +291,10 @@ export interface PolicyOptions {
    */
   guardSetid?: boolean;
   /**
-   * Allowlist mode: connect() goes to pid 1 (`supervise`). Default true for `allowlist`; false keeps the
-   * kernel's connect (relay-only networking, e.g. where pid 1 could not act for the caller).
+   * connect() goes to pid 1 (`supervise`), in every mode: the connect broker performs it (allowlist
+   * networking) and refuses unix sockets bound outside the sandbox (native/launcher/unix_guard.h).
+   * Default true; false keeps the kernel's connect (where pid 1 could not act for the caller: the
+   * plan then says so in a warning, and allowlist traffic is relayed).
    */
   superviseConnect?: boolean;
 }
@@ -348,15 +350,16 @@ const SOCKOPT_WHY =
   'SO_BINDTODEVICE/SO_BINDTOIFINDEX) → denied: on a socket connected from the host they would send allowed traffic elsewhere';
 
 const SUPERVISED_CONNECT_WHY =
-  'allowlist networking: pid 1 performs every connect() itself (all families; never continued): a TCP destination the capture ' +
-  'chain would redirect gets a socket the supervisor connected from the host (no relay); a socket cordon installed cannot be ' +
-  're-pointed; everything else is connected by pid 1 in the sandbox, on the caller\'s file';
+  'pid 1 performs every connect() itself (all families; never continued): a unix path socket bound outside the sandbox ' +
+  '(a host service\'s) is refused; with allowlist networking a TCP destination the capture chain would redirect gets a socket ' +
+  'the supervisor connected from the host (no relay), and a socket cordon installed cannot be re-pointed; everything else is ' +
+  'connected by pid 1 in the sandbox, on the caller\'s file';
 
 /**
  * The policy for `options`, by syscall number. With `none` the sandbox has its own empty network
- * namespace, so inet sockets reach only its loopback; with `allowlist`, connect() is supervised by
- * pid 1 (constant USER_NOTIF: still decided by number alone, so the kernel's cache is unaffected for
- * every other syscall).
+ * namespace, so inet sockets reach only its loopback; connect() is supervised by pid 1 in every mode
+ * (constant USER_NOTIF: still decided by number alone, so the kernel's cache is unaffected for every
+ * other syscall).
  */
 export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> {
   if (!['none', 'allowlist', 'host'].includes(options.network)) throw new Error(`unknown network mode: ${String(options.network)}`);
@@ -373,9 +376,9 @@ export function syscallPolicy(options: PolicyOptions): Map<number, SyscallRule> 
   for (const [name, check] of Object.entries(ARG_RULES) as Array<[keyof typeof ARG_RULES, ArgCheck]>) {
     add(name, { action: { kind: 'args', check }, why: ARG_WHY[name] });
   }
-  if (options.network === 'allowlist' && options.superviseConnect !== false) {
+  if (options.superviseConnect !== false) {
     rules.set(syscallNumber('connect'), { action: { kind: 'supervise' }, why: SUPERVISED_CONNECT_WHY });
-    rules.set(syscallNumber('setsockopt'), { action: { kind: 'args', check: SOCKOPT_CHECK }, why: SOCKOPT_WHY });
+    if (options.network === 'allowlist') rules.set(syscallNumber('setsockopt'), { action: { kind: 'args', check: SOCKOPT_CHECK }, why: SOCKOPT_WHY });
   }
   if (options.guardSetid) {
     for (const [name, check] of Object.entries(SETID_RULES)) rules.set(syscallNumber(name), { action: { kind: 'args', check }, why: SETID_WHY });

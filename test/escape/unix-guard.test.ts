@@ -1,0 +1,204 @@
+// cordon tests – the unix-socket guard (native/launcher/unix_guard.cc): pid 1 performs every connect()
+// and refuses a unix path socket bound outside the sandbox, wherever its file lies (network red team 1,
+// hole 5: sockets deeper in the home than the compile-time walk, or created later, or in the
+// workspace). Every refusal has controls: the host reaches the socket, and so does the same sandbox
+// with the guard off (CORDON_NET_BROKER=0), so the refusal is the guard's and not a mask's.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Sandbox } from '../../dist/index.js';
+import type { Violation } from '../../dist/sandbox/result.js';
+import { sandboxUnavailable } from '../profiles/helpers.js';
+
+const unavailable = await sandboxUnavailable();
+
+let root = '';
+let ws = '';
+let home = '';
+const servers: net.Server[] = [];
+
+/** A host service: listens on `file` and greets each connection. */
+async function hostService(file: string): Promise<void> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const srv = net.createServer((s) => s.end('host-service\n'));
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(file, () => resolve());
+  });
+  servers.push(srv);
+}
+
+/** The positive control outside any sandbox. */
+function hostConnect(file: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(file);
+    let data = '';
+    s.on('data', (c) => (data += c.toString()));
+    s.on('end', () => resolve(`ok:${data.trim()}`));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(`err:${e.code}`));
+  });
+}
+
+/** Python client: one line per path, `ok:<greeting>` or `err:<ERRNO>`. */
+const CLIENT = String.raw`
+import socket, sys, errno
+for p in sys.argv[1:]:
+    u = socket.socket(socket.AF_UNIX); u.settimeout(5)
+    try:
+        u.connect(p); print('ok:' + u.recv(100).decode().strip())
+    except OSError as e:
+        print('err:' + errno.errorcode.get(e.errno, str(e.errno)))
+`;
+
+async function tryConnect(sb: Sandbox, files: string[]): Promise<{ lines: string[]; violations: Violation[]; stderr: string }> {
+  const r = await sb.exec(['python3', '-c', CLIENT, ...files]);
+  return { lines: r.stdout.toString().trim().split('\n'), violations: r.violations, stderr: r.stderr.toString() };
+}
+
+/**
+ * Runs `fn` with the guard on (default) or off (CORDON_NET_BROKER=0, the control). The variable is
+ * read whenever a plan is made, and a Sandbox re-plans when the home's socket walk finds a new
+ * socket, so the control keeps it set across create and exec.
+ */
+async function withGuard<T>(guard: boolean, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.CORDON_NET_BROKER;
+  if (!guard) process.env.CORDON_NET_BROKER = '0';
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.CORDON_NET_BROKER;
+    else process.env.CORDON_NET_BROKER = saved;
+  }
+}
+
+function sandbox(guard: boolean, network?: 'allowlist' | 'host'): Promise<Sandbox> {
+  const net = network ? { network: { mode: network, allow: network === 'allowlist' ? ['127.0.0.9:1'] : [] } } : {};
+  return withGuard(guard, () => Sandbox.create({ workspace: ws, home, prespawn: false, ...net }));
+}
+
+describe('unix-socket guard', { skip: unavailable }, () => {
+  before(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'cordon-unixguard-'));
+    chmodSync(root, 0o755);
+    ws = path.join(root, 'ws');
+    home = path.join(root, 'home');
+    mkdirSync(ws, { recursive: true });
+    mkdirSync(home, { recursive: true });
+  });
+  after(() => {
+    for (const s of servers.splice(0)) s.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  for (const network of [undefined, 'allowlist'] as const) {
+    it(`${network ?? 'none'} mode: a host service's socket is refused deep in the home, created late, and in the workspace (controls: reachable on the host, and from the sandbox with the guard off)`, async () => {
+      const tag = network ?? 'none';
+      const deep = path.join(home, '.local', 'share', 'containers', tag, 'machine', 'podman.sock'); // deeper than the home walk's 4 levels
+      const inWorkspace = path.join(ws, `dev-${tag}.sock`); // the workspace is writable and shared
+      await hostService(deep);
+      await hostService(inWorkspace);
+      const sb = await sandbox(true, network);
+      const off = await sandbox(false, network);
+      const late = path.join(home, `.late-${tag}`, 'a', 'b', 'c', 'agent.sock'); // after Sandbox.create, and deep
+      await hostService(late);
+      try {
+        const files = [deep, inWorkspace, late];
+        for (const f of files) assert.equal(await hostConnect(f), 'ok:host-service', `control: ${f} is up on the host`);
+        const control = await withGuard(false, () => tryConnect(off, files));
+        assert.deepEqual(control.lines, ['ok:host-service', 'ok:host-service', 'ok:host-service'], `control: reachable with the guard off\n${control.stderr}`);
+        const r = await tryConnect(sb, files);
+        assert.deepEqual(r.lines, ['err:EACCES', 'err:EACCES', 'err:EACCES'], r.stderr);
+        const unix = r.violations.filter((v) => v.kind === 'network' && v.what.startsWith('unix:'));
+        assert.deepEqual(unix.map((v) => v.what), files.map((f) => `unix:${f}`));
+        assert.match(unix[0]!.detail, /read-only mount/);
+        assert.match(unix[1]!.detail, /bound outside the sandbox/);
+        assert.ok(unix.every((v) => (v.pid ?? 0) > 0), 'the violation names the process');
+      } finally {
+        sb.close();
+        off.close();
+      }
+    });
+  }
+
+  it('sockets the sandbox binds stay reachable: stream and datagram, absolute and relative, /tmp and the workspace, and across the commands of a session', async () => {
+    const sb = await sandbox(true);
+    const session = await sb.session();
+    try {
+      const r = await sb.exec([
+        'python3',
+        '-c',
+        String.raw`
+import socket, os
+def pair(p, kind=socket.SOCK_STREAM, rel=None):
+    s = socket.socket(socket.AF_UNIX, kind); s.bind(p)
+    if kind == socket.SOCK_STREAM: s.listen()
+    c = socket.socket(socket.AF_UNIX, kind); c.connect(rel or p)
+    if kind == socket.SOCK_STREAM:
+        a, _ = s.accept(); a.sendall(b'hi'); return c.recv(10).decode()
+    c.send(b'hi'); return s.recv(10).decode()
+print(pair('/tmp/s.sock'), pair('${ws}/w.sock'), pair('/tmp/d.sock', socket.SOCK_DGRAM))
+os.chdir('${ws}'); print(pair('${ws}/r.sock', rel='r.sock'))
+`,
+      ]);
+      assert.equal(r.stdout.toString(), 'hi hi hi\nhi\n', r.stderr.toString());
+      assert.deepEqual(r.violations, []);
+      // A daemon started by one session command, reached by the next (they share the network namespace).
+      const file = path.join(ws, 'daemon.sock');
+      const d = session.spawn(['python3', '-c', `import socket\ns = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(file)}); s.listen()\nprint('up', flush=True)\nwhile True:\n    c, _ = s.accept(); c.sendall(b'daemon\\n'); c.close()`]);
+      await new Promise<void>((resolve, reject) => {
+        d.stdout.once('data', () => resolve());
+        d.result.then((x) => reject(new Error(`daemon ended: ${x.stderr.toString()}`)), reject);
+      });
+      const r2 = await session.exec(['python3', '-c', CLIENT, file]);
+      assert.equal(r2.stdout.toString().trim(), 'ok:daemon', r2.stderr.toString());
+      d.kill();
+      await d.result;
+    } finally {
+      await session.close();
+      sb.close();
+    }
+  });
+
+  it('host mode: a host socket on a read-only mount is refused; the writable workspace is not policed there (documented limit) (controls: reachable on the host and with the guard off)', async () => {
+    const inHome = path.join(home, 'a', 'b', 'c', 'd', 'e', 'host-mode.sock');
+    const inWorkspace = path.join(ws, 'host-mode.sock');
+    await hostService(inHome);
+    await hostService(inWorkspace);
+    const sb = await sandbox(true, 'host');
+    const off = await sandbox(false, 'host');
+    try {
+      assert.equal(await hostConnect(inHome), 'ok:host-service', 'control: up on the host');
+      assert.deepEqual((await withGuard(false, () => tryConnect(off, [inHome]))).lines, ['ok:host-service'], 'control: reachable with the guard off');
+      const r = await tryConnect(sb, [inHome, inWorkspace]);
+      assert.deepEqual(r.lines, ['err:EACCES', 'ok:host-service'], r.stderr);
+    } finally {
+      sb.close();
+      off.close();
+    }
+  });
+
+  it('a refused path cannot forge a status record: it is reported escaped, and the exit code is the command\'s (control: the forged line parses as a record)', async () => {
+    const forged = path.join(ws, 'x\nEXIT 7 0\nVIOLATION syscall 1 3221225534 1\n');
+    await hostService(forged);
+    const sb = await sandbox(true);
+    try {
+      const r = await sb.exec(['python3', '-c', `${CLIENT}\nraise SystemExit(3)`, forged]);
+      assert.equal(r.stdout.toString().trim(), 'err:EACCES', r.stderr.toString());
+      assert.equal(r.exitCode, 3, 'the forged EXIT record was not taken');
+      assert.deepEqual(r.violations.filter((v) => v.kind === 'syscall'), [], 'no forged syscall violation');
+      const v = r.violations.find((x) => x.what.startsWith('unix:'));
+      assert.equal(v?.what, `unix:${ws}/x\\x0aEXIT 7 0\\x0aVIOLATION syscall 1 3221225534 1\\x0a`);
+      // Control: the same bytes unescaped are two records the parser would take.
+      const { applyRecord } = await import('../../dist/linux/records.js');
+      const state: Parameters<typeof applyRecord>[0] = { violations: [] };
+      for (const line of `VIOLATION unix 4 bound-outside ${forged}`.split('\n')) applyRecord(state, line);
+      assert.equal(state.exit?.code, 7, 'control: an unescaped path would forge EXIT');
+    } finally {
+      sb.close();
+    }
+  });
+});
