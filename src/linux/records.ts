@@ -85,9 +85,13 @@ export function applyRecord(state: RecordState, line: string): void {
         const name = arch === AUDIT_ARCH_X86_64 ? syscallName(nr) ?? `syscall ${nr}` : `syscall ${nr} (arch 0x${arch.toString(16)})`;
         state.violations.push({ kind: 'syscall', what: name, detail: 'denied by the seccomp filter', pid: Number(rest[3]), source: 'seccomp' });
       } else if (rest[0] === 'unix') {
-        // VIOLATION unix <pid> <why> <path as the caller gave it>
+        // VIOLATION unix <pid> <why> <path as the caller gave it, escaped>; once per path and command
+        // (a client retrying in a loop is one violation).
         const [, pid = '0', why = '', ...p] = rest;
-        state.violations.push({ kind: 'network', what: `unix:${p.join(' ')}`, detail: UNIX_REFUSALS[why] ?? `unix socket refused (${why})`, pid: Number(pid), source: 'network' });
+        const what = `unix:${p.join(' ')}`;
+        if (!state.violations.some((v) => v.what === what && v.kind === 'network')) {
+          state.violations.push({ kind: 'network', what, detail: UNIX_REFUSALS[why] ?? `unix socket refused (${why})`, pid: Number(pid), source: 'network' });
+        }
       }
       break;
     }
