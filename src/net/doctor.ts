@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 
 import type { LayerReport } from '../platform/backend.js';
 import { addonPath, loadNetAddon } from './addon.js';
+import { brokerUnusableReason } from './plan.js';
 
 /** What allowlist networking needs here: the supervisor addon, and conntrack for SO_ORIGINAL_DST. */
 export function networkLayers(): LayerReport[] {
@@ -18,7 +19,17 @@ export function networkLayers(): LayerReport[] {
     }
   }
   const conntrack = existsSync('/proc/sys/net/netfilter') || existsSync('/sys/module/nf_conntrack');
+  const brokerOff = brokerUnusableReason();
   return [
+    {
+      name: 'connect broker (unix-socket guard, relay-free allowlist)',
+      available: brokerOff === '',
+      detail:
+        brokerOff === ''
+          ? "pid 1 performs every connect(): unix sockets bound outside the sandbox are refused; allowed TCP is connected from the host"
+          : `off (${brokerOff}): host unix sockets are refused only where a mask hides them, and allowlist traffic is relayed; each plan warns`,
+      required: false,
+    },
     addon,
     {
       name: 'network allowlist: capture',
