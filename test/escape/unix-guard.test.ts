@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { Sandbox } from '../../dist/index.js';
 import type { Violation } from '../../dist/sandbox/result.js';
 import { sandboxUnavailable } from '../profiles/helpers.js';
+import { hostService as hostServiceOn, withGuard } from './unix-helpers.js';
 
 const unavailable = await sandboxUnavailable();
 
@@ -21,16 +22,8 @@ let ws = '';
 let home = '';
 const servers: net.Server[] = [];
 
-/** A host service: listens on `file` and greets each connection. */
-async function hostService(file: string): Promise<void> {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const srv = net.createServer((s) => s.end('host-service\n'));
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(file, () => resolve());
-  });
-  servers.push(srv);
-}
+/** A host service on `file` (test/escape/unix-helpers.ts). */
+const hostService = (file: string) => hostServiceOn(file, servers);
 
 /** The positive control outside any sandbox. */
 function hostConnect(file: string): Promise<string> {
@@ -57,22 +50,6 @@ for p in sys.argv[1:]:
 async function tryConnect(sb: Sandbox, files: string[]): Promise<{ lines: string[]; violations: Violation[]; stderr: string }> {
   const r = await sb.exec(['python3', '-c', CLIENT, ...files]);
   return { lines: r.stdout.toString().trim().split('\n'), violations: r.violations, stderr: r.stderr.toString() };
-}
-
-/**
- * Runs `fn` with the guard on (default) or off (CORDON_NET_BROKER=0, the control). The variable is
- * read whenever a plan is made, and a Sandbox re-plans when the home's socket walk finds a new
- * socket, so the control keeps it set across create and exec.
- */
-async function withGuard<T>(guard: boolean, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.CORDON_NET_BROKER;
-  if (!guard) process.env.CORDON_NET_BROKER = '0';
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.CORDON_NET_BROKER;
-    else process.env.CORDON_NET_BROKER = saved;
-  }
 }
 
 function sandbox(guard: boolean, network?: 'allowlist' | 'host'): Promise<Sandbox> {
