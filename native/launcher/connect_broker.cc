@@ -94,6 +94,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -147,7 +148,11 @@ struct Reply {
   int32_t error;
 };
 constexpr size_t kMaxWaiting = 256;
-constexpr int kMaxWorkers = 64;
+constexpr int kMaxWorkers = 256;
+// Sent by the watchdog to a worker blocked in connect() for a caller that is gone (see
+// blocking_connect); glibc keeps SIGRTMIN..SIGRTMIN+1 for itself.
+const int kInterruptSignal = SIGRTMIN + 3;
+constexpr long kWatchdogPeriodNs = 100 * 1000 * 1000;
 constexpr int kSupervisorTimeoutSec = 30;
 
 struct Options {
@@ -284,11 +289,89 @@ bool host_socket_ok(int fd, int domain) {
   return false;
 }
 
+// A blocking connect() is performed with the caller's blocking semantics, so it can wait as long as
+// the kernel would (a unix listener with a full backlog, a TCP handshake being retried). A caller
+// interrupted by a signal, or killed, leaves the notification invalid but its worker still waiting:
+// every such retry would take one more worker until none answers any connect in the sandbox. So a
+// worker that may block registers here, and a watchdog thread checks its notification every 100 ms
+// and interrupts the worker (kInterruptSignal, no SA_RESTART: connect fails with EINTR) once its
+// caller is gone; the connect is then left as the caller's own interrupted connect would be.
+struct Blocked {
+  pthread_t thread;
+  uint64_t id;
+};
+std::map<Blocked*, bool> g_blocked;  // → signalled already
+bool g_watchdog = false;
+pthread_cond_t g_blocked_cv;  // CLOCK_MONOTONIC
+
+void interrupt_handler(int) {}
+
+void* watchdog(void*) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  pthread_mutex_lock(&g_mu);
+  for (;;) {
+    while (g_blocked.empty()) pthread_cond_wait(&g_blocked_cv, &g_mu);
+    timespec until;
+    ::clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += kWatchdogPeriodNs;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec += 1;
+      until.tv_nsec -= 1000000000L;
+    }
+    while (pthread_cond_timedwait(&g_blocked_cv, &g_mu, &until) != ETIMEDOUT) {
+    }
+    for (auto& [b, signalled] : g_blocked) {
+      uint64_t id = b->id;
+      if (signalled || ::ioctl(g_listener, kIoctlNotifIdValid, &id) == 0) continue;
+      pthread_kill(b->thread, kInterruptSignal);
+      signalled = true;
+    }
+  }
+  return nullptr;
+}
+
+int blocking_connect(int sock, const sockaddr* addr, socklen_t len, uint64_t id) {
+  if (::fcntl(sock, F_GETFL) & O_NONBLOCK) return ::connect(sock, addr, len) == 0 ? 0 : errno;
+  Blocked self = {pthread_self(), id};
+  pthread_mutex_lock(&g_mu);
+  g_blocked[&self] = false;
+  if (!g_watchdog) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    g_watchdog = pthread_create(&t, &attr, watchdog, nullptr) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  pthread_cond_signal(&g_blocked_cv);
+  pthread_mutex_unlock(&g_mu);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, kInterruptSignal);
+  pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  int err = ::connect(sock, addr, len) == 0 ? 0 : errno;
+  pthread_sigmask(SIG_BLOCK, &one, nullptr);
+  pthread_mutex_lock(&g_mu);
+  g_blocked.erase(&self);
+  pthread_mutex_unlock(&g_mu);
+  // A signal sent just as connect() returned is pending now: take it, or it would cut short the
+  // next blocking connect of this worker.
+  timespec zero = {0, 0};
+  while (::sigtimedwait(&one, nullptr, &zero) == kInterruptSignal) {
+  }
+  return err;
+}
+
 // Connects the caller's file ourselves, inside the sandbox's namespace; returns 0 or an errno.
-int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len, int cwd, pid_t pid) {
+int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len, int cwd, pid_t pid, uint64_t id) {
+  // The kernel's limit (unix_validate_addr): an AF_UNIX address is at most sizeof(sockaddr_un).
+  if (domain == AF_UNIX && sa.ss_family == AF_UNIX && len > sizeof(sockaddr_un)) return EINVAL;
   if (domain == AF_UNIX && sa.ss_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path)) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&sa);
-    size_t max = len - offsetof(sockaddr_un, sun_path);
+    size_t max = std::min(static_cast<size_t>(len) - offsetof(sockaddr_un, sun_path), sizeof un->sun_path);
     if (un->sun_path[0] != '\0') {
       char path[sizeof un->sun_path + 1];
       size_t n = strnlen(un->sun_path, max);
@@ -307,7 +390,7 @@ int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len
         // The path is the command's bytes: escaped, so it cannot end the record or forge another.
         char shown[sizeof un->sun_path * 4 + 1];
         size_t k = 0;
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < n && k + 5 <= sizeof shown; ++i) {
           unsigned char c = static_cast<unsigned char>(path[i]);
           if (c < 0x20 || c >= 0x7f || c == '\\') k += static_cast<size_t>(std::snprintf(shown + k, sizeof shown - k, "\\x%02x", c));
           else shown[k++] = static_cast<char>(c);
@@ -323,10 +406,10 @@ int connect_here(int sock, int domain, const sockaddr_storage& sa, socklen_t len
       via.sun_family = AF_UNIX;
       int m = std::snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", target.get());
       socklen_t vlen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + static_cast<size_t>(m) + 1);
-      return ::connect(sock, reinterpret_cast<const sockaddr*>(&via), vlen) == 0 ? 0 : errno;
+      return blocking_connect(sock, reinterpret_cast<const sockaddr*>(&via), vlen, id);
     }
   }
-  return ::connect(sock, reinterpret_cast<const sockaddr*>(&sa), len) == 0 ? 0 : errno;
+  return blocking_connect(sock, reinterpret_cast<const sockaddr*>(&sa), len, id);
 }
 
 int pidfd_for(pid_t tid) {
@@ -480,7 +563,7 @@ void handle_connect(const abi::SeccompNotif& req) {
   }
 
   // 4. Everything else: connected here, in the sandbox's namespace, on the caller's file.
-  respond(req.id, connect_here(sock.get(), domain, sa, len, cwd.get(), pid));
+  respond(req.id, connect_here(sock.get(), domain, sa, len, cwd.get(), pid, req.id));
 }
 
 int errno_for(int nr) {
@@ -549,7 +632,12 @@ bool broker_start(const Plan& plan) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&g_cv, &ca);
+  pthread_cond_init(&g_blocked_cv, &ca);
   pthread_condattr_destroy(&ca);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = interrupt_handler;  // no SA_RESTART: the interrupted connect() returns EINTR
+  if (::sigaction(kInterruptSignal, &sa, nullptr) != 0) return fail("network", "sigaction", "connect broker interrupt signal");
   // The sandbox's network namespace, to tell sockets made here from the host's.
   Fd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   socklen_t cl = sizeof g_cookie;

@@ -27,6 +27,17 @@ export interface RecordState {
   limitHits?: Map<string, number>;
   /** `CPUTIME <µs>`: the command process's own CPU time. */
   cpuTimeUs?: number;
+  /** Violations past MAX_RECORD_VIOLATIONS: counted, not kept (the first dropped one's kind). */
+  dropped?: { count: number; kind: Violation['kind'] };
+}
+
+/** Violations kept per command from the launcher's records (the network supervisor keeps as many). */
+export const MAX_RECORD_VIOLATIONS = 1000;
+
+function addViolation(state: RecordState, v: Violation): void {
+  if (state.violations.length < MAX_RECORD_VIOLATIONS) state.violations.push(v);
+  else if (state.dropped) state.dropped.count++;
+  else state.dropped = { count: 1, kind: v.kind };
 }
 
 /** Why pid 1 refused a connect() to a unix path socket (native/launcher/unix_guard.h). */
@@ -67,9 +78,14 @@ export function applyRecord(state: RecordState, line: string): void {
     case 'EXIT': {
       const code = Number(rest[0]);
       const sig = Number(rest[1]);
+      if (state.dropped) {
+        const { count, kind } = state.dropped;
+        state.violations.push({ kind, what: '…', detail: `${count} more violation(s) of this command were not kept (at most ${MAX_RECORD_VIOLATIONS} are)`, source: 'cordon' });
+        state.dropped = undefined;
+      }
       state.exit = sig > 0 ? { code: null, signal: signalName(sig) } : { code, signal: null };
       if (sig === os.constants.signals.SIGSYS) {
-        state.violations.push({
+        addViolation(state, {
           kind: 'syscall',
           what: 'foreign syscall ABI (i386 int 0x80 or x32)',
           detail: 'the process was killed by the seccomp architecture check',
@@ -83,14 +99,14 @@ export function applyRecord(state: RecordState, line: string): void {
         const nr = Number(rest[1]);
         const arch = Number(rest[2]);
         const name = arch === AUDIT_ARCH_X86_64 ? syscallName(nr) ?? `syscall ${nr}` : `syscall ${nr} (arch 0x${arch.toString(16)})`;
-        state.violations.push({ kind: 'syscall', what: name, detail: 'denied by the seccomp filter', pid: Number(rest[3]), source: 'seccomp' });
+        addViolation(state, { kind: 'syscall', what: name, detail: 'denied by the seccomp filter', pid: Number(rest[3]), source: 'seccomp' });
       } else if (rest[0] === 'unix') {
         // VIOLATION unix <pid> <why> <path as the caller gave it, escaped>; once per path and command
         // (a client retrying in a loop is one violation).
         const [, pid = '0', why = '', ...p] = rest;
         const what = `unix:${p.join(' ')}`;
         if (!state.violations.some((v) => v.what === what && v.kind === 'network')) {
-          state.violations.push({ kind: 'network', what, detail: UNIX_REFUSALS[why] ?? `unix socket refused (${why})`, pid: Number(pid), source: 'network' });
+          addViolation(state, { kind: 'network', what, detail: UNIX_REFUSALS[why] ?? `unix socket refused (${why})`, pid: Number(pid), source: 'network' });
         }
       }
       break;
@@ -100,7 +116,7 @@ export function applyRecord(state: RecordState, line: string): void {
       (state.limitHits ??= new Map()).set(label, Number(count));
       const detail =
         label === 'oom' ? `the memory limit was reached; the kernel killed ${count} process(es)` : label === 'pids' ? `the pids limit refused ${count} fork(s)` : `${label} limit hit ${count} time(s)`;
-      state.violations.push({ kind: 'limit', what: label, detail, source: 'limit' });
+      addViolation(state, { kind: 'limit', what: label, detail, source: 'limit' });
       break;
     }
     case 'CPUTIME':

@@ -158,6 +158,47 @@ os.chdir('${ws}'); print(pair('${ws}/r.sock', rel='r.sock'))
     }
   });
 
+  it('callers interrupted in a blocking connect do not use up pid 1\'s workers: 400 connects cut short by a timer, then a connect is answered at once (control: each of the 400 was cut short)', async () => {
+    // More interrupted connects than the broker has workers (256): each leaves its worker blocked on a
+    // listener that never accepts until the watchdog sees its caller gone and interrupts it.
+    const script = String.raw`
+import socket, signal, os, time, errno
+d = '/tmp/intr'; os.makedirs(d, exist_ok=True)
+full = socket.socket(socket.AF_UNIX); full.bind(d + '/full.sock'); full.listen(0)
+ok = socket.socket(socket.AF_UNIX); ok.bind(d + '/ok.sock'); ok.listen(16)
+filler = socket.socket(socket.AF_UNIX); filler.setblocking(False)
+try: filler.connect(d + '/full.sock')
+except OSError: pass
+class Cut(Exception): pass
+def cut(*a): raise Cut()  # a handler that raises: Python does not retry the connect (PEP 475)
+signal.signal(signal.SIGALRM, cut)
+n = 0
+for i in range(400):
+    c = socket.socket(socket.AF_UNIX)
+    signal.setitimer(signal.ITIMER_REAL, 0.005)
+    try: c.connect(d + '/full.sock')
+    except Cut: n += 1
+    except OSError as e: print('other', e.errno)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    c.close()
+print('interrupted', n, flush=True)
+signal.signal(signal.SIGALRM, signal.SIG_DFL)
+signal.alarm(5)
+t = time.time()
+c = socket.socket(socket.AF_UNIX); c.connect(d + '/ok.sock')
+print('answered', 'fast' if time.time() - t < 1 else 'slow')
+`;
+    const sb = await sandbox(true);
+    try {
+      const r = await sb.exec(['python3', '-c', script], { timeoutMs: 60_000 });
+      const lines = r.stdout.toString().trim().split('\n');
+      assert.equal(lines[0], 'interrupted 400', `control: every connect was interrupted\n${r.stderr.toString()}`);
+      assert.equal(lines[1], 'answered fast', r.stderr.toString());
+    } finally {
+      sb.close();
+    }
+  });
+
   it('a refused path cannot forge a status record: it is reported escaped, and the exit code is the command\'s (control: the forged line parses as a record)', async () => {
     const forged = path.join(ws, 'x\nEXIT 7 0\nVIOLATION syscall 1 3221225534 1\n');
     await hostService(forged);
