@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { compilePolicy, type CompileOptions } from '../../dist/policy/compile.js';
 import { clearDirCache } from '../../dist/policy/dircache.js';
 import { setDirWatch } from '../../dist/policy/dirwatch.js';
-import { loadProfile, type Profile } from '../../dist/profile/load.js';
+import { loadProfile, overlayProfile, type Profile, type ProfileBody } from '../../dist/profile/load.js';
 import { makeDir } from './helpers.js';
 
 const d = makeDir();
@@ -145,4 +145,25 @@ test('variables, workspaces and homes: entries are kept per value, and an invali
   assert.match(outcome(profile, later), /"\/s9\/key"/);
   assert.equal(outcome(profile, options), outcome(fresh(profile), options));
   assert.doesNotMatch(outcome(profile, options), /symlink/);
+});
+
+test('API options over a loaded profile: kept per options, never freezing the caller\'s objects, equal to a compile from scratch', () => {
+  const ws = path.join(d.root, 'o-ws');
+  mkdirSync(path.join(ws, 'out'), { recursive: true });
+  const options = { workspace: ws, home: d.home, env: {} };
+  const make = (extra: string): ProfileBody => ({
+    version: 1,
+    filesystem: { write: ['${workspace}/out'], deny: ['${workspace}/.env', extra] },
+    network: { mode: 'allowlist', allow: ['example.com:443'], hosts: { 'example.com': ['192.0.2.1'] } },
+    env: { set: { A: 'b' } },
+  });
+  const file = d.write('overlaid.json', { version: 1, extends: 'workspace' });
+  for (const extra of ['${workspace}/a', '${workspace}/a', '${workspace}/b', '${workspace}/a']) {
+    const overlay = make(extra);
+    const profile = overlayProfile(loadProfile(file), overlay, 'API/CLI option');
+    const scratch = overlayProfile(fresh(loadProfile(file)), make(extra), 'API/CLI option');
+    assert.equal(outcome(profile, options), outcome(scratch, options), extra);
+    assert.ok(outcome(profile, options).includes(`${ws}/${extra.slice(-1)}`));
+    assert.ok(!Object.isFrozen(overlay.filesystem!.deny) && !Object.isFrozen(overlay.network!.hosts!['example.com']), 'the options stay the caller\'s');
+  }
 });
