@@ -1,33 +1,24 @@
-// cordon – compiles a loaded Profile into a Policy: variables and ~ expanded, paths resolved, secrets and globs applied, provenance kept.
-import { realpathSync } from 'node:fs';
+// cordon – compiles a loaded Profile into a Policy: its entries (entries.ts) resolved on this filesystem (real paths, symlinks, deny-glob hits), provenance kept.
+//
+// A Sandbox per task compiles the same profile again and again: the entries are kept per loaded
+// profile, and what this file derives from them and the filesystem (the deny list, the glob scans)
+// is kept with them and reused only while its inputs are the same, so a compile always gives what
+// a compile from scratch would.
 import os from 'node:os';
 import path from 'node:path';
 
 import { CordonError } from '../errors.js';
-import { describeOrigin, originOf, type Profile } from '../profile/load.js';
-import { expandedPathProblem, GLOB_CHARS, isAnyHost, isBroadWrite, lintDocument, type Problem } from '../profile/rules.js';
-import { formatRule } from '../profile/netmatch.js';
-import { formatPath } from '../profile/source.js';
-import {
-  DEFAULT_ENV_ALLOW,
-  DEFAULT_MAX_OUTPUT_BYTES,
-  DEFAULT_TMP_BYTES,
-  HOME_SECRETS,
-  HOME_SECRET_GLOBS,
-  SYSTEM_READ,
-  SYSTEM_SECRETS,
-  TREE_SECRET_GLOBS,
-  TREE_SECRET_PRUNE,
-} from './defaults.js';
+import type { Profile } from '../profile/load.js';
+import { GLOB_CHARS, isBroadWrite } from '../profile/rules.js';
+import { HOME_SECRET_GLOBS, TREE_SECRET_GLOBS, TREE_SECRET_PRUNE } from './defaults.js';
 import { inodeOf, passFullyWatched } from './dircache.js';
 import { changeCount } from './dirwatch.js';
+import { builtin, profileEntries, type DenyEntries, type Entry, type ProfileEntries } from './entries.js';
 import { deepFreeze } from './freeze.js';
 import { GlobIndex } from './globscan.js';
 import { findSockets } from './sockets.js';
-import { parseNetRule } from './netrules.js';
-import { realPaths } from './realpaths.js';
-import type { NetRule, Policy, RuleOrigin, SecretRef } from './policy.js';
-import { parseSize } from './sizes.js';
+import { realOrUndefined, realPaths } from './realpaths.js';
+import type { Policy, RuleOrigin } from './policy.js';
 
 export interface CompileOptions {
   /** The workspace directory (must exist). */
@@ -38,54 +29,6 @@ export interface CompileOptions {
   env?: NodeJS.ProcessEnv;
   /** Cache for deny-glob scans, shared across compiles of one Sandbox (see refreshGlobDenies). */
   globIndex?: GlobIndex;
-}
-
-interface Ctx {
-  workspace: string;
-  home: string;
-  env: NodeJS.ProcessEnv;
-  source: string;
-}
-
-function failAt(where: string, raw: string, problem: Problem): never {
-  throw new CordonError('POLICY_INVALID', `${where}: "${raw}": ${problem.message}`, { path: where, hint: problem.hint });
-}
-
-const NOT_NORMAL = /\/\/|\/\.(?:\/|$)|.\/$/;
-
-/** Expands ~ and ${…} variables; the result must be an absolute path without `..` segments. `field` names the entry in errors. */
-export function expandPath(raw: string, ctx: Ctx, field: string | (() => string)): string {
-  function fail(r: string, problem: Problem): never {
-    return failAt(typeof field === 'string' ? field : field(), r, problem);
-  }
-  let p = raw;
-  if (p === '~' || p.startsWith('~/')) p = ctx.home + p.slice(1);
-  if (p.includes('${')) p = p.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
-    if (name === 'workspace') return ctx.workspace;
-    if (name === 'home') return ctx.home;
-    if (name === 'tmp') return '/tmp';
-    if (name.startsWith('env:')) {
-      const v = ctx.env[name.slice(4)];
-      if (v === undefined || v === '') {
-        fail(raw, { message: `environment variable ${name.slice(4)} is not set`, hint: 'set it in the environment cordon runs in, or drop the rule' });
-      }
-      return v;
-    }
-    fail(raw, { message: `unknown variable \${${name}}`, hint: 'known variables: ${workspace}, ${home}, ${tmp}, ${env:NAME}' });
-  });
-  const problem = expandedPathProblem(p);
-  if (problem) fail(raw, problem);
-  // Already normal (the common case): no `//`, no `.` segment, no trailing slash.
-  if (!NOT_NORMAL.test(p)) return p;
-  return path.normalize(p).replace(/(.)\/$/, '$1');
-}
-
-function realOrUndefined(p: string): string | undefined {
-  try {
-    return realpathSync.native(p); // one realpath(3) call, not an lstat per component
-  } catch {
-    return undefined;
-  }
 }
 
 function isUnder(p: string, root: string): boolean {
@@ -106,8 +49,8 @@ interface GlobPlan {
   socketRoots: ReadonlyArray<{ root: string; origin: RuleOrigin }>;
   allowSecrets: ReadonlySet<string>;
   index: GlobIndex;
-  /** What the hits depend on (scans, socket roots, allowed secrets), as a key of `quietWalks`; made on first use. */
-  key?: string;
+  /** What the hits depend on (scans, socket roots, allowed secrets), as a key of `quietWalks` (see globScans). */
+  readonly key: string;
 }
 
 /**
@@ -123,11 +66,6 @@ interface QuietWalk {
 const quietWalks = new Map<string, QuietWalk>();
 const MAX_QUIET_WALKS = 64;
 
-function planKey(plan: GlobPlan): string {
-  plan.key ??= JSON.stringify([plan.scans.map((s) => [s.roots, s.glob, s.prune, s.origin]), plan.socketRoots, [...plan.allowSecrets]]);
-  return plan.key;
-}
-
 function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
   return new Map(roots.map((r) => [r, inodeOf(r)]));
 }
@@ -140,7 +78,7 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
   const changes = changeCount();
   const roots = [...new Set([...plan.scans.flatMap((s) => s.roots), ...plan.socketRoots.map((s) => s.root)])];
   const rootsNow = changes === undefined ? undefined : rootInodes(roots);
-  const q = rootsNow && quietWalks.get(planKey(plan));
+  const q = rootsNow && quietWalks.get(plan.key);
   if (q && rootsNow && q.changes === changes && roots.every((r) => q.roots.get(r) === rootsNow.get(r))) return new Map(q.hits);
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
@@ -164,7 +102,7 @@ function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
     }
   }
   if (changes !== undefined && rootsNow) {
-    const key = planKey(plan);
+    const key = plan.key;
     quietWalks.delete(key); // re-inserted last: the map stays in least-recently-walked order
     if (passFullyWatched(pass)) {
       if (quietWalks.size >= MAX_QUIET_WALKS) quietWalks.delete(quietWalks.keys().next().value as string);
@@ -200,90 +138,46 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     throw new CordonError('BAD_ARGUMENT', `workspace does not exist: ${options.workspace}`);
   }
   const home = realOrUndefined(options.home ?? os.homedir()) ?? options.home ?? os.homedir();
-  const ctx: Ctx = { workspace, home, env: options.env ?? process.env, source: profile.files.at(-1) ?? profile.name };
-  const doc = profile.doc;
-  const fs = doc.filesystem ?? {};
-  const unsafe = doc.unsafe ?? {};
+  const entries = profileEntries(profile, workspace, home, options.env ?? process.env);
+  const roots = entries.roots();
 
-  // Entry-level problems (API and CLI overrides never went through the file loader).
-  const problems = lintDocument(doc);
-  if (problems.length > 0) {
-    const located = (path: (string | number)[]) => {
-      const [section, field, i] = path;
-      const list = (doc as unknown as Record<string, Record<string, unknown> | undefined>)[String(section)]?.[String(field)];
-      return Array.isArray(list) && typeof i === 'number' ? where(`${String(section)}.${String(field)}`, String(list[i])) : where(formatPath(path));
-    };
-    const lines = problems.map((p) => `${located(p.path)}: ${p.message}`);
-    throw new CordonError('POLICY_INVALID', lines.join('\n'), { path: formatPath(problems[0]!.path), hint: problems[0]!.hint });
-  }
-
-  /** `file:line:col filesystem.write[0]` of an entry, or the field name when its origin is unknown. */
-  function where(field: string, value?: string): string {
-    const base = field.endsWith(']') ? field.replace(/\[\d+\]$/, '') : field;
-    const o = originOf(profile, base, value) ?? originOf(profile, field);
-    return o ? describeOrigin(o) : `${ctx.source}: ${field}`;
-  }
-  const origin = (field: string, value: string): RuleOrigin => ({ rule: value, source: where(field, value) });
-  const builtin = (what: string, value: string): RuleOrigin => ({ rule: value, source: `built-in: ${what}` });
-
-  const expandAll = (list: readonly string[] | undefined, field: string): Array<[string, string]> =>
-    (list ?? []).map((raw) => [raw, expandPath(raw, ctx, () => where(field, raw))]);
-  const literal = (list: Array<[string, string]>, field: string): Array<[string, string]> => {
-    for (const [raw, p] of list) if (GLOB_CHARS.test(p)) failAt(where(field, raw), raw, { message: `globs are only allowed in filesystem.deny` });
-    return list;
-  };
-
-  // Read and write roots are resolved to real paths; a root that does not exist grants nothing.
-  const readRaw = literal(
-    fs.read ? expandAll(fs.read, 'filesystem.read') : SYSTEM_READ.map((p): [string, string] => [p, p]),
-    'filesystem.read',
-  );
-  const writeRaw = literal(expandAll(fs.write, 'filesystem.write'), 'filesystem.write');
-  for (const [raw, p] of writeRaw) {
-    if (isBroadWrite(p, home) && !unsafe.allowBroadWrite) {
-      failAt(where('filesystem.write', raw), raw, {
-        message: `makes ${p === '/' ? 'the whole host' : `${p} (a system or home tree)`} writable`,
-        hint: 'name the directories that need writing; to mean it, set "unsafe": {"allowBroadWrite": true}',
-      });
-    }
-  }
-  const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin>, deny: {} as Record<string, RuleOrigin> };
+  const prov = { read: {} as Record<string, RuleOrigin>, write: {} as Record<string, RuleOrigin>, protected: {} as Record<string, RuleOrigin> };
   // One look at the filesystem for the whole compile: each directory is stat'ed once (dircache.ts).
   const pass = {};
   const links = new Set<string>(); // the paths resolved below that are symlinks themselves
-  const rootReals = realPaths([...readRaw, ...writeRaw].map(([, p]) => p), pass, links);
-  const resolveRoots = (list: Array<[string, string]>, field: 'read' | 'write', dflt: boolean): string[] => {
+  // Read and write roots are resolved to real paths; a root that does not exist grants nothing.
+  const rootReals = realPaths(roots.rootPaths, pass, links);
+  const resolveRoots = (list: readonly Entry[], field: 'read' | 'write'): string[] => {
     const out = new Set<string>();
-    for (const [raw, p] of list) {
+    for (const { path: p, origin: o } of list) {
       const real = rootReals.get(p);
       if (!real) continue;
       out.add(real);
-      prov[field][real] ??= dflt ? builtin('default system paths (no filesystem.read in the profile)', raw) : origin(`filesystem.${field}`, raw);
+      prov[field][real] ??= o;
     }
     return [...out].sort();
   };
   // ${tmp} names the sandbox's private /tmp, which is always writable; never bind the host's.
-  const write = resolveRoots(writeRaw, 'write', false).filter((p) => p !== '/tmp');
-  const read = resolveRoots(readRaw, 'read', !fs.read);
+  const write = resolveRoots(roots.write, 'write').filter((p) => p !== '/tmp');
+  const read = resolveRoots(roots.read, 'read');
   // Read roots that are symlinks (merged /usr: /bin -> usr/bin) stay visible as links.
   const readSet = new Set(read);
-  for (const [raw, p] of readRaw) {
+  for (const { path: p, linkOrigin } of roots.read) {
     if (links.has(p) && !readSet.has(p)) {
       readSet.add(p);
       read.push(p);
-      prov.read[p] ??= fs.read ? origin('filesystem.read', raw) : builtin('default system paths', raw);
+      prov.read[p] ??= linkOrigin;
     }
   }
   read.sort();
 
   // Protected paths: a symlink there could redirect the host's later use of it; refuse to run.
-  const protectedPaths = literal(expandAll(fs.protected, 'filesystem.protected'), 'filesystem.protected');
-  realPaths(protectedPaths.map(([, p]) => p), pass, links);
-  for (const [raw, p] of protectedPaths) {
-    prov.protected[p] ??= origin('filesystem.protected', raw);
+  realPaths(roots.protectedPaths, pass, links);
+  for (const { path: p, origin: o } of roots.protected) {
+    prov.protected[p] ??= o;
     // A missing path is protected all the same (nothing to follow).
     if (links.has(p)) {
-      throw new CordonError('POLICY_INVALID', `${where('filesystem.protected', raw)}: protected path is a symlink: ${p} -> refusing to run`, {
+      throw new CordonError('POLICY_INVALID', `${o.source}: protected path is a symlink: ${p} -> refusing to run`, {
         path: 'filesystem.protected',
         hint: 'remove the link or its target from the workspace',
       });
@@ -291,44 +185,137 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   }
 
   // Deny: literal paths (and their real targets), globs, and the built-in secrets.
-  const allowSecrets = new Set(expandAll(fs.allowSecrets, 'filesystem.allowSecrets').map(([, p]) => p));
-  const deny = new Set<string>();
-  // prune: directory names the walk does not enter (built-in dotenv globs only; a profile's own globs are exact).
-  const denyGlobs: Array<{ glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
+  const denied = entries.deny();
+  const memo = memoOf(entries);
   // Literal paths are denied together with their real targets, resolved in one batch (realpaths.ts).
-  const literalDeny: Array<[string, RuleOrigin]> = [];
-  const addDeny = (p: string, o: RuleOrigin) => {
-    if (GLOB_CHARS.test(p)) denyGlobs.push({ glob: p, origin: o });
-    else literalDeny.push([p, o]);
+  const literal = literalDenies(memo, denied, realPaths(denied.literalPaths, pass));
+  const { denyGlobs, scans, socketRoots, planKey } = globScans(memo, entries, denied, read, write);
+  const plan: GlobPlan = { literal: literal.paths, scans, socketRoots, allowSecrets: denied.allowSecrets, index: options.globIndex ?? new GlobIndex(), key: planKey };
+  const hits = globHits(plan, pass);
+  const denyList = denyListOf(memo, literal, hits);
+
+  const rest = entries.rest();
+  const policy: Policy = {
+    name: profile.name,
+    workspace,
+    home,
+    fs: {
+      read,
+      write,
+      protected: roots.protectedSorted,
+      deny: denyList.deny,
+      denyGlobs,
+    },
+    network: rest.network,
+    env: rest.env,
+    limits: rest.limits,
+    weaker: rest.weaker,
+    secrets: rest.secrets,
+    provenance: { ...prov, deny: denyList.provenance, env: rest.envProvenance, fields: rest.fields },
   };
-  for (const [raw, p] of expandAll(fs.deny, 'filesystem.deny')) addDeny(p, origin('filesystem.deny', raw));
-  for (const rel of HOME_SECRETS) {
-    const p = path.join(home, rel);
-    if (!allowSecrets.has(p)) addDeny(p, builtin('home credentials (HOME_SECRETS)', `~/${rel}`));
+  const frozen = deepFreeze(policy);
+  globPlans.set(frozen, { plan, hits: new Set(hits.keys()) });
+  return frozen;
+}
+
+/**
+ * What a compile derived from its entries and the filesystem, kept for the next compile of the same
+ * entries: each part is reused only while what it was derived from is the same (identical objects,
+ * or equal roots and hits), so the result is always that of a compile from scratch.
+ */
+interface Memo {
+  scans?: Scans;
+  literal?: LiteralDenies;
+  denyList?: DenyList;
+}
+const memos = new WeakMap<ProfileEntries, Memo>();
+
+function memoOf(entries: ProfileEntries): Memo {
+  let memo = memos.get(entries);
+  if (!memo) memos.set(entries, (memo = {}));
+  return memo;
+}
+
+/** The literal deny paths with their real targets, each with its first origin; follows from the real paths (realpaths.ts hands back the same Map while they are the same). */
+interface LiteralDenies {
+  readonly reals: ReadonlyMap<string, string | undefined>;
+  readonly paths: readonly string[];
+  readonly origins: ReadonlyArray<readonly [string, RuleOrigin]>;
+}
+
+function literalDenies(memo: Memo, denied: DenyEntries, reals: ReadonlyMap<string, string | undefined>): LiteralDenies {
+  if (memo.literal?.reals === reals) return memo.literal;
+  const origins = new Map<string, RuleOrigin>();
+  for (const [p, o] of denied.literal) {
+    if (!origins.has(p)) origins.set(p, o);
+    const real = reals.get(p);
+    if (real && real !== p && !origins.has(real)) origins.set(real, o);
   }
-  for (const p of SYSTEM_SECRETS) if (!allowSecrets.has(p)) addDeny(p, builtin('system secrets (SYSTEM_SECRETS)', p));
+  memo.literal = deepFreeze({ reals, paths: [...origins.keys()], origins: [...origins] });
+  return memo.literal;
+}
+
+/** The policy's deny list (literal paths and glob hits, sorted) and its provenance. */
+interface DenyList {
+  readonly literal: LiteralDenies;
+  readonly hits: ReadonlyArray<readonly [string, RuleOrigin]>;
+  readonly deny: readonly string[];
+  readonly provenance: Readonly<Record<string, RuleOrigin>>;
+}
+
+function denyListOf(memo: Memo, literal: LiteralDenies, hits: ReadonlyMap<string, RuleOrigin>): DenyList {
+  const last = memo.denyList;
+  if (last && last.literal === literal && last.hits.length === hits.size) {
+    let i = 0;
+    let same = true;
+    // In order: the provenance's keys are in insertion order.
+    for (const [hit, o] of hits) {
+      const h = last.hits[i++] as readonly [string, RuleOrigin];
+      if (h[0] !== hit || h[1] !== o) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last;
+  }
+  const provenance: Record<string, RuleOrigin> = {};
+  for (const [p, o] of literal.origins) provenance[p] = o;
+  for (const [hit, o] of hits) provenance[hit] ??= o;
+  const deny = [...new Set([...literal.paths, ...hits.keys()])].sort();
+  memo.denyList = deepFreeze({ literal, hits: [...hits], deny, provenance });
+  return memo.denyList;
+}
+
+/** The deny globs of a compile and where each is scanned: they follow from the entries and the visible roots. */
+interface Scans {
+  readonly key: string;
+  readonly denyGlobs: readonly string[];
+  readonly scans: GlobPlan['scans'];
+  readonly socketRoots: GlobPlan['socketRoots'];
+  /** The glob plan's key (see GlobPlan.key). */
+  readonly planKey: string;
+}
+
+/** Adds the built-in dotenv globs to the profile's deny globs and plans the scans; kept while the roots are the same. */
+function globScans(memo: Memo, entries: ProfileEntries, denied: DenyEntries, read: readonly string[], write: readonly string[]): Scans {
+  const { home, workspace } = entries;
+  const key = `${read.join('\u0000')}\u0001${write.join('\u0000')}`;
+  if (memo.scans?.key === key) return memo.scans;
+  const visibleRoots = [...read, ...write];
+  const homeVisible = visibleRoots.some((r) => isUnder(home, r));
   // Unix sockets in a readable home (agents, daemons) would be connectable by the same uid: mask
   // them, found with the glob hits (globHits), so one that appears later is masked from the next
   // command on.
-  const socketRoots = [...read, ...write].some((r) => isUnder(home, r)) ? [{ root: home, origin: builtin('unix sockets in the home', `${home}/**`) }] : [];
-  const reals = realPaths(literalDeny.map(([p]) => p), pass);
-  for (const [p, o] of literalDeny) {
-    deny.add(p);
-    prov.deny[p] ??= o;
-    const real = reals.get(p);
-    if (real && real !== p) {
-      deny.add(real);
-      prov.deny[real] ??= o;
-    }
-  }
+  const socketRoots = homeVisible ? [{ root: home, origin: builtin('unix sockets in the home', `${home}/**`) }] : [];
+  // prune: directory names the walk does not enter (built-in dotenv globs only; a profile's own globs are exact).
+  const denyGlobs: Array<{ glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [...denied.globs];
   // Dotenv globs cover the workspace and the writable trees; not a broad root (/, /usr, the home): scanning those is unbounded.
   const globRoots = [...new Set([...write.filter((w) => !isBroadWrite(w, home)), workspace])];
   for (const g of TREE_SECRET_GLOBS) for (const root of globRoots) denyGlobs.push({ glob: path.join(root, g), origin: builtin('dotenv files (TREE_SECRET_GLOBS)', g), prune: TREE_SECRET_PRUNE });
-  if ([...read, ...write].some((r) => isUnder(home, r))) {
-    for (const g of HOME_SECRET_GLOBS) if (!allowSecrets.has(path.join(home, g))) denyGlobs.push({ glob: path.join(home, g), origin: builtin('dotenv files in the home (HOME_SECRET_GLOBS)', g) });
+  if (homeVisible) {
+    for (const g of HOME_SECRET_GLOBS) if (!denied.allowSecrets.has(path.join(home, g))) denyGlobs.push({ glob: path.join(home, g), origin: builtin('dotenv files in the home (HOME_SECRET_GLOBS)', g) });
   }
   const scans: Array<{ roots: string[]; glob: string; origin: RuleOrigin; prune?: readonly string[] }> = [];
-  const visibleRoots = [...read, ...write];
   for (const { glob, origin: o, prune } of denyGlobs) {
     // Globs with a literal directory prefix are matched only below it, and only where it is visible.
     const segs = glob.split('/');
@@ -338,105 +325,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     if (roots.length === 0) continue;
     scans.push({ roots: [...new Set(roots.map((r) => (isUnder(prefix, r) ? prefix : r)))], glob, origin: o, prune });
   }
-  const plan: GlobPlan = { literal: [...deny], scans, socketRoots, allowSecrets, index: options.globIndex ?? new GlobIndex() };
-  const hits = globHits(plan, pass);
-  for (const [hit, o] of hits) {
-    deny.add(hit);
-    prov.deny[hit] ??= o;
-  }
-
-  const net = doc.network ?? {};
-  const rules: NetRule[] = [];
-  const addRules = (list: readonly string[] | undefined, action: 'allow' | 'deny') =>
-    (list ?? []).forEach((text, i) => {
-      const src = where(`network.${action}[${i}]`, text);
-      const parsed = parseNetRule(text, action, src, net.allowPrivate ?? false);
-      if (!parsed.ok) failAt(src, text, { message: parsed.reason });
-      if (action === 'allow' && isAnyHost(parsed.rule.host) && !unsafe.allowAnyHost) {
-        failAt(src, text, { message: 'allows every host', hint: 'to mean it, set "unsafe": {"allowAnyHost": true}' });
-      }
-      rules.push(parsed.rule);
-    });
-  addRules(net.allow, 'allow');
-  addRules(net.deny, 'deny');
-  const mode = net.mode ?? (rules.some((r) => r.action === 'allow') ? 'allowlist' : 'none');
-  const firstAllow = rules.find((r) => r.action === 'allow');
-  if (mode === 'none' && firstAllow) {
-    // Inert rules are a reviewer's trap: the profile reads as if it allowed something.
-    failAt(firstAllow.source, formatRule(firstAllow), {
-      message: `network allow rules have no effect: network.mode is "none" (${where('network.mode')})`,
-      hint: 'set "network": {"mode": "allowlist"} to use them, or drop them',
-    });
-  }
-
-  const limits = doc.limits ?? {};
-  const size = (v: number | string | undefined, field: string, dflt?: number): number | undefined => {
-    if (v === undefined) return dflt;
-    const n = parseSize(v);
-    if (n === undefined) failAt(where(`limits.${field}`), String(v), { message: 'bad size', hint: 'a size like 512m, 2g or 65536' });
-    return n;
-  };
-
-  // Environment and secrets.
-  const envAllow = [...new Set([...DEFAULT_ENV_ALLOW, ...(doc.env?.allow ?? [])])];
-  const envDeny = doc.env?.deny ?? [];
-  const envProv: Record<string, RuleOrigin> = {};
-  for (const n of DEFAULT_ENV_ALLOW) envProv[`allow:${n}`] = builtin('default environment (DEFAULT_ENV_ALLOW)', n);
-  for (const n of doc.env?.allow ?? []) envProv[`allow:${n}`] = origin('env.allow', n);
-  for (const n of envDeny) envProv[`deny:${n}`] = origin('env.deny', n);
-  for (const n of Object.keys(doc.env?.set ?? {})) envProv[`set:${n}`] = { rule: n, source: where(`env.set.${n}`) };
-  const secrets: SecretRef[] = [];
-  for (const [name, src] of Object.entries(doc.secrets ?? {})) {
-    const source = where(`secrets.${name}`);
-    const matchesDeny = envDeny.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
-    if (matchesDeny) failAt(source, name, { message: 'the secret is handed over as a variable that env.deny refuses', hint: 'rename the secret or drop the env.deny entry' });
-    secrets.push(
-      'fromEnv' in src
-        ? { name, fromEnv: src.fromEnv, source }
-        : { name, fromFile: expandPath(src.fromFile, ctx, `${source}.fromFile`), source },
-    );
-  }
-
-  const fields: Record<string, RuleOrigin> = {};
-  for (const key of ['network.mode', 'network.allowPrivate', ...Object.keys(limits).map((k) => `limits.${k}`), ...Object.keys(unsafe).map((k) => `unsafe.${k}`)]) {
-    const o = originOf(profile, key);
-    const [section, name] = key.split('.') as [string, string];
-    const value = (doc as unknown as Record<string, Record<string, unknown> | undefined>)[section]?.[name];
-    if (o) fields[key] = { rule: `${key}: ${JSON.stringify(value)}`, source: describeOrigin(o) };
-  }
-
-  const policy: Policy = {
-    name: profile.name,
-    workspace,
-    home,
-    fs: {
-      read,
-      write,
-      protected: [...new Set(protectedPaths.map(([, p]) => p))].sort(),
-      deny: [...deny].sort(),
-      denyGlobs: denyGlobs.map((g) => g.glob),
-    },
-    network: { mode, rules, hosts: net.hosts ?? {} },
-    env: { allow: envAllow, deny: envDeny, set: { ...(doc.env?.set ?? {}) } },
-    limits: {
-      tmpBytes: size(limits.tmpSize, 'tmpSize', DEFAULT_TMP_BYTES) ?? DEFAULT_TMP_BYTES,
-      memoryBytes: size(limits.memory, 'memory'),
-      pids: limits.pids,
-      cpuSeconds: limits.cpuSeconds,
-      maxFiles: limits.maxFiles,
-      timeoutMs: limits.timeout === undefined ? undefined : limits.timeout * 1000,
-      maxOutputBytes: size(limits.maxOutput, 'maxOutput', DEFAULT_MAX_OUTPUT_BYTES),
-    },
-    weaker: {
-      allowMissingLandlock: unsafe.allowMissingLandlock ?? false,
-      allowBroadWrite: unsafe.allowBroadWrite ?? false,
-      allowAnyHost: unsafe.allowAnyHost ?? false,
-      allowAllEnv: unsafe.allowAllEnv ?? false,
-    },
-    secrets,
-    provenance: { ...prov, env: envProv, fields },
-  };
-  const frozen = deepFreeze(policy);
-  globPlans.set(frozen, { plan, hits: new Set(hits.keys()) });
-  return frozen;
+  const planKey = JSON.stringify([scans.map((s) => [s.roots, s.glob, s.prune, s.origin]), socketRoots, [...denied.allowSecrets]]);
+  const out: Scans = deepFreeze({ key, denyGlobs: denyGlobs.map((g) => g.glob), scans, socketRoots, planKey });
+  memo.scans = out;
+  return out;
 }

@@ -119,17 +119,27 @@ export function passFullyWatched(pass: object): boolean {
   return !unwatchedPasses.has(pass);
 }
 
+/**
+ * Whether a watched listing is current: no event named it since it was read, and its path still
+ * leads to that directory (the parent was found unchanged in this pass, or the inode is the same).
+ */
+function watchedCurrent(dir: string, cached: Listing, pass: object | undefined): boolean {
+  // The path may lead elsewhere now (a parent renamed): the same inode means the same directory.
+  return current(dir, cached.wd, cached.generation) && (parentUnchanged(dir, pass) || inodeOf(dir) === cached.ino);
+}
+
+/** Whether an unwatched listing is current by the directory's stat now: same mtime and inode, and not read in the same tick as a change. */
+function statCurrent(cached: Listing, st: { mtimeNs: bigint; ino: bigint }): boolean {
+  return !cached.recent && cached.mtime === st.mtimeNs && cached.ino === st.ino;
+}
+
 /** The directory's entries, from the cache when it is unchanged; undefined when it cannot be stat'ed. */
 export function listDir(dir: string, options: ListOptions = {}): Listing | undefined {
   const cached = cache.get(dir);
   if (cached && options.pass && cached.checkedIn === options.pass) return note(cached, options.pass);
   if (watcherAvailable()) {
     drainFor(options.pass);
-    if (cached && current(dir, cached.wd, cached.generation)) {
-      if (parentUnchanged(dir, options.pass)) return found(cached, options.pass);
-      // The path may lead elsewhere now (a parent renamed): the same inode means the same directory.
-      if (inodeOf(dir) === cached.ino) return found(cached, options.pass);
-    }
+    if (cached && watchedCurrent(dir, cached, options.pass)) return found(cached, options.pass);
     if (!cached || cached.wd >= 0) return readWithWatch(dir, options);
   }
   let st;
@@ -139,7 +149,7 @@ export function listDir(dir: string, options: ListOptions = {}): Listing | undef
     drop(dir);
     return undefined;
   }
-  if (cached && !cached.recent && cached.mtime === st.mtimeNs && cached.ino === st.ino) return found(cached, options.pass);
+  if (cached && statCurrent(cached, st)) return found(cached, options.pass);
   options.onRead?.();
   let entries: DirEntry[];
   let readable = true;
@@ -187,16 +197,26 @@ function store(dir: string, fresh: Listing): Listing {
 }
 
 /**
- * The cached listing of `dir` when it is known current without any syscall: watched, no event
- * since, and its parent found unchanged in `pass` (so the path still names that directory).
+ * The cached listing of `dir` when it is current, told with at most one stat (none when watched and
+ * its parent was found unchanged in `pass`); never reads the directory: undefined when it is not
+ * cached or changed.
  */
-export function listingIfFree(dir: string, pass: object): Listing | undefined {
+export function listingIfCurrent(dir: string, pass: object): Listing | undefined {
   const cached = cache.get(dir);
   if (!cached) return undefined;
   if (cached.checkedIn === pass) return note(cached, pass);
-  if (!watcherAvailable()) return undefined;
-  drainFor(pass);
-  return current(dir, cached.wd, cached.generation) && parentUnchanged(dir, pass) ? found(cached, pass) : undefined;
+  if (watcherAvailable()) {
+    drainFor(pass);
+    if (watchedCurrent(dir, cached, pass)) return found(cached, pass);
+    if (cached.wd >= 0) return undefined;
+  }
+  let st;
+  try {
+    st = statSync(dir, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+  return st && statCurrent(cached, st) ? found(cached, pass) : undefined;
 }
 
 /** The cached listing of `dir` if it was found current in `pass` (no lookup, no syscall). */

@@ -238,12 +238,27 @@ function holdsNothing(v: unknown): boolean {
   return false;
 }
 
+/** Overlaid documents per loaded (frozen) document, by label and options: the same options give the same frozen document, whose compile is then reused too (entries.ts). */
+const overlays = new WeakMap<ProfileBody, Map<string, { from: Profile['origins']; doc: ProfileBody; origins: ReadonlyMap<string, Origin> }>>();
+const OVERLAYS_PER_DOCUMENT = 8;
+
 /** Layers API or CLI options over a profile; their entries are attributed to `label`. No options: the profile itself. */
 export function overlayProfile(profile: Profile, overlay: ProfileBody, label: string): Profile {
   if (holdsNothing(overlay)) return profile;
+  const frozen = Object.isFrozen(profile.doc);
+  const key = frozen ? `${label}\u0000${JSON.stringify(overlay)}` : '';
+  let kept = frozen ? overlays.get(profile.doc) : undefined;
+  const known = kept?.get(key);
+  if (known && known.from === profile.origins) return { ...profile, doc: known.doc, origins: known.origins };
   const origins = new Map(profile.origins ?? []);
   recordOrigins(overlay, label, () => undefined, origins);
-  return { ...profile, doc: mergeProfiles(profile.doc, overlay), origins };
+  if (!frozen) return { ...profile, doc: mergeProfiles(profile.doc, overlay), origins };
+  // A copy of the options is merged and frozen, never the caller's own arrays and objects.
+  const doc = deepFreeze(mergeProfiles(profile.doc, structuredClone(overlay)));
+  if (!kept) overlays.set(profile.doc, (kept = new Map()));
+  if (kept.size >= OVERLAYS_PER_DOCUMENT) kept.clear();
+  kept.set(key, { from: profile.origins, doc, origins });
+  return { ...profile, doc, origins };
 }
 
 /** Kept for callers of the earlier API: reads and validates one file without following `extends`. */
