@@ -374,7 +374,7 @@ print('sendmsg', attempt(lambda: z.sendmsg([b'udp-sendmsg'], [], 0, ('127.0.0.3'
     }
   });
 
-  it('exhausting the broker\'s 64 workers (blocking unix connects to a full backlog) fails closed: a connect to a forbidden server queued behind them never gets through; once released, allowed connects work again', async () => {
+  it('exhausting the broker\'s 256 workers (blocking unix connects to a full backlog) fails closed: a connect to a forbidden server queued behind them never gets through; once released, allowed connects work again', async () => {
     const body = String.raw`
 path = '/tmp/rt2-pool.sock'
 try: os.unlink(path)
@@ -386,8 +386,9 @@ def blocker():
     except OSError: pass
     held.append(c)
 held = []
-for i in range(90): threading.Thread(target=blocker, daemon=True).start()
-time.sleep(2)
+threading.stack_size(256 * 1024)
+for i in range(300): threading.Thread(target=blocker, daemon=True).start()
+time.sleep(3)
 res = {}
 def tryb(): res['b'] = tcp('127.0.0.4', ${B.port}, timeout=3)
 t = threading.Thread(target=tryb, daemon=True); t.start(); t.join(4)
@@ -399,7 +400,7 @@ while True:
 t.join(10)
 print('b-after', res.get('b', 'waiting'))
 print('a', tcp('127.0.0.3', ${A.port}))
-print('accepted', len(acc) >= 60)
+print('accepted', len(acc) >= 250)
 `;
     const sb = await sandbox([`127.0.0.3:${A.port}`]);
     const before = B.accepted;
