@@ -628,6 +628,7 @@ void spawn_worker() {
 
 bool broker_start(const Plan& plan) {
   g_plan = &plan;
+  unix_guard_allow(plan.unix_allow);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

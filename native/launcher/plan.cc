@@ -228,6 +228,10 @@ bool read_plan(int fd, Plan* plan) {
         else if (payload == "readonly") plan->unix_guard = UnixGuard::kReadOnly;
         else return bad_record("unix guard");
         break;
+      case Tag::kUnixAllow:
+        if (payload.empty() || payload[0] != '/') return bad_record("unix allow");
+        plan->unix_allow.push_back(std::move(payload));
+        break;
       case Tag::kEndSetup:
         if (plan->keeper && plan->join_pid) return bad_record("keeper and join are exclusive");
         return true;

@@ -33,6 +33,7 @@ enum class Tag : uint32_t {
   kKeeper = 14,        // session keeper: build the sandbox, report READY, hold it until released
   kJoin = 15,          // "pid ino×6": join the sandbox of a keeper's init (its namespace inodes from READY)
   kUnixGuard = 16,     // netns | readonly: pid 1 performs every connect() and refuses host unix sockets (unix_guard.h)
+  kUnixAllow = 17,     // a host unix socket the guard lets through (its path, the same inside and out)
   // 20..39: network setup records, interpreted by network.cc (see there).
   kNetworkFirst = 20,
   kNetworkLast = 39,
@@ -73,6 +74,7 @@ struct Plan {
   int join_pid = 0;
   std::vector<uint64_t> join_inodes;
   UnixGuard unix_guard = UnixGuard::kOff;
+  std::vector<std::string> unix_allow;
   /** Network records (tags 20..39), in order, for network.cc. */
   std::vector<std::pair<uint32_t, std::string>> network;
   /** Limit records (tags 40..59), in order, for limits.cc. */

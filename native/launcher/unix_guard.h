@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace cordon {
 
@@ -14,9 +16,17 @@ enum class UnixGuard {
 };
 
 /**
+ * Takes the identity (device, inode) of each socket the profile names (network.unixSockets, bound at
+ * their paths), once, when the sandbox is built and before the command runs: a command that later
+ * renames another socket to one of those paths gains nothing. Missing ones are skipped.
+ */
+void unix_guard_allow(const std::vector<std::string>& paths);
+
+/**
  * May a sandboxed process connect to the unix socket `target` (an O_PATH fd of the socket file, `st`
- * its fstat)? 0, or EACCES with `why` set to the reason for the violation report, one word:
- * `read-only-mount`, `bound-outside`, or `unverifiable` (the check itself failed: refused).
+ * its fstat)? 0 when it is one of the allowed sockets or passes `mode`'s check; else EACCES with
+ * `why` set to the reason for the violation report, one word: `read-only-mount`, `bound-outside`,
+ * or `unverifiable` (the check itself failed: refused).
  */
 int unix_guard_check(UnixGuard mode, int target, const struct stat& st, const char** why);
 

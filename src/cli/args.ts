@@ -9,6 +9,7 @@ export interface RunArgs {
   deny: string[];
   env: string[];
   allowNet: string[];
+  allowUnix: string[];
   denyNet: string[];
   timeoutSeconds?: number;
   json: boolean;
@@ -30,6 +31,7 @@ const LIST_FLAGS = {
   '--env': 'env',
   '--allow-net': 'allowNet',
   '--deny-net': 'denyNet',
+  '--allow-unix': 'allowUnix',
 } as const;
 
 function bad(message: string): never {
@@ -49,7 +51,7 @@ function count(flag: string, v: string): number {
 
 /** Parses the arguments after `run`. The command follows `--` (or the first non-flag word). */
 export function parseRunArgs(argv: readonly string[]): RunArgs {
-  const out: RunArgs = { write: [], read: [], deny: [], env: [], allowNet: [], denyNet: [], json: false, command: [] };
+  const out: RunArgs = { write: [], read: [], deny: [], env: [], allowNet: [], denyNet: [], allowUnix: [], json: false, command: [] };
   let i = 0;
   const value = (flag: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;

@@ -17,6 +17,7 @@ usage:
       --write PATH            also writable          --read PATH   also readable
       --deny PATH             masked (deny wins)     --env NAME[=VALUE]  pass or set a variable
       --allow-net HOST[:PORTS]  --deny-net HOST[:PORTS]   network rules
+      --allow-unix SOCKET     a host unix socket the command may use (e.g. "$SSH_AUTH_SOCK")
       --timeout SECONDS       kill the whole process tree after this long (exit 124)
       --max-output SIZE       cap on stdout/stderr when capturing (--json)
       --memory SIZE  --pids N  --cpu-seconds N  --max-files N  --tmp-size SIZE

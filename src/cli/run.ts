@@ -64,7 +64,10 @@ export async function runCommand(args: RunArgs): Promise<number> {
     read: args.read,
     deny: args.deny,
     env: envNames,
-    network: args.allowNet.length || args.denyNet.length ? { allow: args.allowNet, deny: args.denyNet } : undefined,
+    network:
+      args.allowNet.length || args.denyNet.length || args.allowUnix.length
+        ? { allow: args.allowNet, deny: args.denyNet, ...(args.allowUnix.length ? { unixSockets: args.allowUnix } : {}) }
+        : undefined,
     log: args.logFile ? { file: args.logFile } : undefined,
     limits: limitsFromArgs(args),
     prespawn: false,

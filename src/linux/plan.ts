@@ -246,6 +246,7 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   // With its own network namespace the sandbox knows its sockets exactly; sharing the host's, a socket
   // on a read-only mount is still known to be the host's.
   if (broker) w.record(Tag.unixGuard, policy.network.mode === 'host' ? 'readonly' : 'netns');
+  if (broker) for (const s of policy.network.unixSockets) w.record(Tag.unixAllow, s);
   if (allowlist) {
     w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT), broker ? 'broker' : 'relay');
     for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));

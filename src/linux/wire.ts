@@ -18,6 +18,8 @@ export const Tag = {
   join: 15,
   /** netns | readonly: pid 1 refuses connects to unix sockets bound outside the sandbox (native/launcher/unix_guard.h). */
   unixGuard: 16,
+  /** A host unix socket the guard lets through (network.unixSockets), its path inside = on the host. */
+  unixAllow: 17,
   /** Network (20..39, native/launcher/network.cc): channel fd \0 capture port \0 proxy port. */
   netConfig: 20,
   /** action (redirect|accept) \0 cidr \0 port-lo \0 port-hi (0 0 = any port). */

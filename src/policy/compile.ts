@@ -4,6 +4,7 @@
 // profile, and what this file derives from them and the filesystem (the deny list, the glob scans)
 // is kept with them and reused only while its inputs are the same, so a compile always gives what
 // a compile from scratch would.
+import { lstatSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -48,6 +49,8 @@ interface GlobPlan {
   /** Trees whose unix sockets are masked (the home when readable): re-walked with the globs, so a socket that appears later is masked from the next command on. */
   socketRoots: ReadonlyArray<{ root: string; origin: RuleOrigin }>;
   allowSecrets: ReadonlySet<string>;
+  /** Host sockets the profile lets the command reach (network.unixSockets): never masked. */
+  unixSockets: ReadonlySet<string>;
   index: GlobIndex;
   /** What the hits depend on (scans, socket roots, allowed secrets), as a key of `quietWalks` (see globScans). */
   readonly key: string;
@@ -72,8 +75,15 @@ function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
 /** Each compiled policy's glob plan, with the glob hits its deny list holds. */
 const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();
 
-/** The glob hits now; `pass` as in dircache.ts (one per compile, one per refresh). */
+/** The glob hits now, less the sockets the profile lets the command reach; `pass` as in dircache.ts. */
 function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
+  const hits = walkedHits(plan, pass);
+  for (const s of plan.unixSockets) hits.delete(s);
+  return hits;
+}
+
+/** The glob hits and found sockets now; `pass` as in dircache.ts (one per compile, one per refresh). */
+function walkedHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
   // Nothing changed under the walked trees since the last walk: its hits stand (one stat per root).
   const changes = changeCount();
   const roots = [...new Set([...plan.scans.flatMap((s) => s.roots), ...plan.socketRoots.map((s) => s.root)])];
@@ -170,6 +180,19 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     }
   }
   read.sort();
+  // network.unixSockets: existing sockets only (a missing one grants nothing); anything else there is a mistake.
+  const unixSockets: string[] = [];
+  for (const { path: p, origin: o } of roots.unixSockets) {
+    const real = rootReals.get(p);
+    if (!real) continue;
+    if (!lstatSync(real).isSocket()) {
+      throw new CordonError('POLICY_INVALID', `${o.source}: not a unix socket: ${p}${real !== p ? ` (-> ${real})` : ''}`, {
+        path: 'network.unixSockets',
+        hint: 'name the socket file itself (e.g. "${env:SSH_AUTH_SOCK}")',
+      });
+    }
+    unixSockets.push(real);
+  }
 
   // Protected paths: a symlink there could redirect the host's later use of it; refuse to run.
   realPaths(roots.protectedPaths, pass, links);
@@ -190,7 +213,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   // Literal paths are denied together with their real targets, resolved in one batch (realpaths.ts).
   const literal = literalDenies(memo, denied, realPaths(denied.literalPaths, pass));
   const { denyGlobs, scans, socketRoots, planKey } = globScans(memo, entries, denied, read, write);
-  const plan: GlobPlan = { literal: literal.paths, scans, socketRoots, allowSecrets: denied.allowSecrets, index: options.globIndex ?? new GlobIndex(), key: planKey };
+  const plan: GlobPlan = { literal: literal.paths, scans, socketRoots, allowSecrets: denied.allowSecrets, unixSockets: new Set(unixSockets), index: options.globIndex ?? new GlobIndex(), key: planKey };
   const hits = globHits(plan, pass);
   const denyList = denyListOf(memo, literal, hits);
 
@@ -206,7 +229,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
       deny: denyList.deny,
       denyGlobs,
     },
-    network: rest.network,
+    network: unixSockets.length ? { ...rest.network, unixSockets: reachableSockets(unixSockets, denyList.deny) } : rest.network,
     env: rest.env,
     limits: rest.limits,
     weaker: rest.weaker,
@@ -216,6 +239,12 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   const frozen = deepFreeze(policy);
   globPlans.set(frozen, { plan, hits: new Set(hits.keys()) });
   return frozen;
+}
+
+/** Deny wins: a listed socket at or under a denied path stays hidden (its mask) and refused. */
+function reachableSockets(sockets: readonly string[], deny: readonly string[]): string[] {
+  const denied = (p: string) => deny.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`));
+  return [...new Set(sockets)].filter((s) => !denied(s)).sort();
 }
 
 /**

@@ -82,6 +82,8 @@ export interface RootEntries {
   readonly protectedPaths: readonly string[];
   /** The policy's `fs.protected`: sorted, without duplicates. */
   readonly protectedSorted: readonly string[];
+  /** network.unixSockets: host sockets the command may connect to (also among `read`, so they are bound). */
+  readonly unixSockets: readonly Entry[];
 }
 
 /** Deny entries: literal paths (the built-in secrets included) and globs, before the filesystem is looked at. */
@@ -196,6 +198,11 @@ export class ProfileEntries {
     }));
     const write = writeRaw.map(([raw, p]) => ({ raw, path: p, origin: this.origin('filesystem.write', raw) }));
     const prot = protectedRaw.map(([raw, p]) => ({ raw, path: p, origin: this.origin('filesystem.protected', raw) }));
+    const sockets = this.literal(this.expandAll(doc.network?.unixSockets, 'network.unixSockets'), 'network.unixSockets').map(([raw, p]) => {
+      const origin = this.origin('network.unixSockets', raw);
+      return { raw, path: p, origin, linkOrigin: origin };
+    });
+    read.push(...sockets);
     const protectedPaths = prot.map((e) => e.path);
     this.rootsDone = deepFreeze({
       read,
@@ -204,6 +211,7 @@ export class ProfileEntries {
       protected: prot,
       protectedPaths,
       protectedSorted: [...new Set(protectedPaths)].sort(),
+      unixSockets: sockets,
     });
     return this.rootsDone;
   }
@@ -293,7 +301,7 @@ export class ProfileEntries {
       return n;
     };
     this.restDone = deepFreeze({
-      network: { mode, rules, hosts: net.hosts ?? {} },
+      network: { mode, rules, hosts: net.hosts ?? {}, unixSockets: [] },
       env: { allow: envAllow, deny: envDeny, set: { ...(doc.env?.set ?? {}) } },
       envProvenance,
       secrets,

@@ -40,6 +40,11 @@ export interface NetworkPolicy {
   readonly rules: readonly NetRule[];
   /** Test hook and pinning: names resolved by cordon itself instead of the host resolver. */
   readonly hosts: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Host unix sockets the command may connect to (real paths of existing sockets): bound into the
+   * sandbox at their paths and let through by the unix-socket guard (native/launcher/unix_guard.h).
+   */
+  readonly unixSockets: readonly string[];
 }
 
 export interface EnvPolicy {

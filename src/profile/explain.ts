@@ -128,6 +128,7 @@ export function formatPolicy(policy: Policy): string {
   lines.push('', `network: mode ${policy.network.mode}${from(prov?.fields['network.mode'])}`);
   for (const r of policy.network.rules) lines.push(`  ${r.action} ${formatRule(r)}${r.allowPrivate ? ' (private addresses allowed)' : ''}   ← [${r.source}]`);
   for (const [name, addrs] of Object.entries(policy.network.hosts)) lines.push(`  pin ${name} → ${addrs.join(', ')}`);
+  for (const s of policy.network.unixSockets) lines.push(`  unix socket ${s}${from(prov?.read[s])}`);
   lines.push('', 'environment:');
   for (const n of policy.env.allow) lines.push(`  pass ${n}${from(prov?.env[`allow:${n}`])}`);
   for (const n of policy.env.deny) lines.push(`  never ${n}${from(prov?.env[`deny:${n}`])}`);

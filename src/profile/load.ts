@@ -89,6 +89,7 @@ export function mergeProfiles(parent: ProfileBody, child: ProfileBody): ProfileB
       allow: mergeLists(pn.allow, cn.allow),
       deny: mergeLists(pn.deny, cn.deny),
       allowPrivate: cn.allowPrivate ?? pn.allowPrivate,
+      unixSockets: mergeLists(pn.unixSockets, cn.unixSockets),
       hosts: { ...(pn.hosts ?? {}), ...(cn.hosts ?? {}) },
     },
     env: { allow: mergeLists(pe.allow, ce.allow), deny: mergeLists(pe.deny, ce.deny), set: { ...(pe.set ?? {}), ...(ce.set ?? {}) } },
@@ -111,6 +112,7 @@ export function recordOrigins(doc: ProfileBody, file: string, locate: Locate, in
     ['filesystem', 'allowSecrets', doc.filesystem?.allowSecrets],
     ['network', 'allow', doc.network?.allow],
     ['network', 'deny', doc.network?.deny],
+    ['network', 'unixSockets', doc.network?.unixSockets],
     ['env', 'allow', doc.env?.allow],
     ['env', 'deny', doc.env?.deny],
   ];

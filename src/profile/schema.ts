@@ -49,6 +49,10 @@ export const networkSchema = z
     allow: z.array(z.string().min(1)).optional().describe('HOST[:PORTS] rules: example.com, *.example.com, 10.0.0.0/8, [::1]:443, host:8000-8100.'),
     deny: z.array(z.string().min(1)).optional().describe('HOST[:PORTS] rules that win over allow.'),
     allowPrivate: z.boolean().optional().describe('Let hostname rules reach private, loopback and link-local addresses.'),
+    unixSockets: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Host unix sockets the command may connect to, in any mode (an ssh agent: "${env:SSH_AUTH_SOCK}"): each is made visible at its path; every other socket bound outside the sandbox is refused.'),
     hosts: z
       .record(z.string(), z.array(z.string()))
       .optional()

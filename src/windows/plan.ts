@@ -266,6 +266,9 @@ export function planWindows(policy: Policy, identity: PlanIdentity, host: PlanHo
     }
   }
   const { net, caps } = planNetwork(policy, mode, options, acSid, host, refusals, unenforced);
+  // The unix-socket guard is the Linux launcher's (pid 1 performs connect()); nothing here could let
+  // exactly the named sockets through, so a policy that names some is refused rather than widened.
+  if (policy.network.unixSockets.length > 0) refusals.push('network.unixSockets: host unix sockets are a Linux feature (the connect broker)');
   if (policy.limits.maxFiles !== undefined) unenforced.push('maxFiles: Windows has no per-process handle limit');
   unenforced.push('tmpBytes: the per-run temp directory has no size quota on Windows');
 

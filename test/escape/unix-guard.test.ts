@@ -4,7 +4,7 @@
 // workspace). Every refusal has controls: the host reaches the socket, and so does the same sandbox
 // with the guard off (CORDON_NET_BROKER=0), so the refusal is the guard's and not a mask's.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,6 +194,57 @@ print('answered', 'fast' if time.time() - t < 1 else 'slow')
       const lines = r.stdout.toString().trim().split('\n');
       assert.equal(lines[0], 'interrupted 400', `control: every connect was interrupted\n${r.stderr.toString()}`);
       assert.equal(lines[1], 'answered fast', r.stderr.toString());
+    } finally {
+      sb.close();
+    }
+  });
+
+  it('network.unixSockets lets the command reach exactly the named host sockets: one in a host directory the sandbox cannot otherwise see, and one in the workspace even after the command renames another socket over its path (controls: the host reaches all; the guard off reaches the impostor)', async () => {
+    const agentDir = path.join(root, 'ssh-agent.X');
+    const agent = path.join(agentDir, 'agent.42'); // like $SSH_AUTH_SOCK: outside every root
+    const sibling = path.join(agentDir, 'other.sock');
+    const listed = path.join(ws, 'db.sock');
+    const impostor = path.join(ws, 'impostor.sock');
+    for (const f of [agent, sibling, listed, impostor]) await hostService(f);
+    for (const f of [agent, sibling, listed, impostor]) assert.equal(await hostConnect(f), 'ok:host-service', `control: ${f}`);
+    const create = (guard: boolean) => withGuard(guard, () => Sandbox.create({ workspace: ws, home, prespawn: false, network: { unixSockets: [agent, listed] } }));
+    const sb = await create(true);
+    const off = await create(false);
+    const swap = String.raw`
+import os, sys
+ws = sys.argv[1]
+os.rename(ws + '/db.sock', ws + '/db.real'); os.rename(ws + '/impostor.sock', ws + '/db.sock')
+` + CLIENT.replace('sys.argv[1:]', 'sys.argv[2:]') + String.raw`
+os.rename(ws + '/db.sock', ws + '/impostor.sock'); os.rename(ws + '/db.real', ws + '/db.sock')
+`;
+    try {
+      const r = await tryConnect(sb, [agent, sibling]);
+      assert.deepEqual(r.lines, ['ok:host-service', 'err:ENOENT'], `the named socket is reachable; its directory is not visible\n${r.stderr}`);
+      const s1 = await sb.exec(['python3', '-c', swap, ws, listed, path.join(ws, 'db.real')]);
+      assert.deepEqual(s1.stdout.toString().trim().split('\n'), ['err:EACCES', 'ok:host-service'], `the impostor at the listed path is refused; the named socket under its new name is not\n${s1.stderr.toString()}`);
+      const c = await withGuard(false, () => off.exec(['python3', '-c', swap, ws, listed]));
+      assert.equal(c.stdout.toString().trim(), 'ok:host-service', `control: with the guard off the impostor answers\n${c.stderr.toString()}`);
+    } finally {
+      sb.close();
+      off.close();
+    }
+  });
+
+  it('network.unixSockets: a path that is not a socket is an error naming the entry; a missing one grants nothing; deny wins (a listed socket under ~/.ssh stays hidden)', async () => {
+    const notSocket = path.join(root, 'plain-file');
+    writeFileSync(notSocket, 'x');
+    await assert.rejects(
+      Sandbox.create({ workspace: ws, home, network: { unixSockets: [notSocket] } }),
+      (e: Error) => /network\.unixSockets\[0\]: not a unix socket/.test(e.message),
+    );
+    const inSsh = path.join(home, '.ssh', 'agent.sock');
+    await hostService(inSsh);
+    assert.equal(await hostConnect(inSsh), 'ok:host-service', 'control: up on the host');
+    const sb = await Sandbox.create({ workspace: ws, home, prespawn: false, network: { unixSockets: [path.join(root, 'missing.sock'), inSsh] } });
+    try {
+      assert.deepEqual(sb.policy.network.unixSockets, []);
+      const r = await tryConnect(sb, [inSsh]);
+      assert.match(r.lines[0] ?? '', /^err:/, r.stderr);
     } finally {
       sb.close();
     }

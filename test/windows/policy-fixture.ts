@@ -20,7 +20,7 @@ export function policy(over: Partial<{ fs: Partial<Policy['fs']>; network: Parti
       denyGlobs: [],
       ...over.fs,
     },
-    network: { mode: 'none', rules: [], hosts: {}, ...over.network },
+    network: { mode: 'none', rules: [], hosts: {}, unixSockets: [], ...over.network },
     env: { allow: [], deny: [], set: {} },
     limits: { tmpBytes: 64 << 20, ...over.limits },
     weaker: {},

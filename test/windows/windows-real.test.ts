@@ -44,7 +44,7 @@ function makeWorld(): World {
       name: 'windows-real', workspace: ws, home: os.homedir(),
       fs: { read: [sysroot, path.dirname(process.execPath)], write: [ws], protected: [path.join(ws, '.git', 'hooks'), path.join(ws, '.git', 'config')],
         deny: [path.join(ws, '.env')], denyGlobs: [] },
-      network: { mode, rules: [], hosts: {} },
+      network: { mode, rules: [], hosts: {}, unixSockets: [] },
       env: { allow: [], deny: [], set: {} },
       limits: { tmpBytes: 1 << 26, ...limits },
       weaker: {},
