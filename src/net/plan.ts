@@ -66,15 +66,24 @@ export function brokerUsable(): boolean {
   return brokerUnusableReason() === '';
 }
 
-/** Why the broker cannot run here ('' when it can). */
+let yamaReason: string | undefined;
+
+/**
+ * Why the broker cannot run here ('' when it can). Yama is read once per process (a plan is made per
+ * compile); should an administrator raise it later, the broker's pidfd_getfd fails and connects
+ * are refused (EPERM), never let through.
+ */
 export function brokerUnusableReason(): string {
   if (process.env.CORDON_NET_BROKER === '0') return 'CORDON_NET_BROKER=0';
-  try {
-    const scope = Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
-    return scope < 2 ? '' : `Yama ptrace_scope is ${scope}: pid 1 may not take the caller's socket (pidfd_getfd)`;
-  } catch {
-    return ''; // no Yama
+  if (yamaReason === undefined) {
+    try {
+      const scope = Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
+      yamaReason = scope < 2 ? '' : `Yama ptrace_scope is ${scope}: pid 1 may not take the caller's socket (pidfd_getfd)`;
+    } catch {
+      yamaReason = ''; // no Yama
+    }
   }
+  return yamaReason;
 }
 
 /** The shipped resolv.conf that names cordon's answerer. */
