@@ -237,11 +237,22 @@ void run_init(Plan& plan, int life_fd) {
     fail("init", "prctl", "PR_SET_PDEATHSIG");
     exit_setup_failed();
   }
-  // The launcher sends one byte once we are in our cgroups (limits.h); EOF means it died.
-  char go = 0;
-  ssize_t got;
-  do got = ::read(life_fd, &go, 1); while (got < 0 && errno == EINTR);
-  if (got != 1) ::_exit(kSetupFailedExit);
+  // The network namespace is made (lo up, allowlist listeners and capture) by a helper thread
+  // while this thread builds the mount tree (netns_builder.h); host mode has none. It starts now,
+  // while the launcher moves us into our cgroups (the move takes every thread along).
+  const bool own_netns = !plan.join_pid && (plan.namespaces & CLONE_NEWNET) != 0;
+  if (own_netns && !netns.start(plan)) exit_setup_failed();
+  if (has_cgroups(plan)) {
+    // The launcher sends one byte once we are in our cgroups (limits.h); EOF means it died.
+    char go = 0;
+    ssize_t got;
+    do got = ::read(life_fd, &go, 1); while (got < 0 && errno == EINTR);
+    if (got != 1) ::_exit(kSetupFailedExit);
+  } else {
+    // Nothing to wait for; a launcher that died before our prctl has hung up already.
+    struct pollfd life = {life_fd, POLLIN, 0};
+    if (::poll(&life, 1, 0) != 0) ::_exit(kSetupFailedExit);
+  }
 
   TRACE_STEP("init start");
   if (plan.join_pid) {
@@ -249,10 +260,6 @@ void run_init(Plan& plan, int life_fd) {
     // protections are (re)made in this command's own mount namespace.
     if (!apply_protections(plan.mounts) || !join_network(plan)) exit_setup_failed();
   } else {
-    // The network namespace is made (lo up, allowlist listeners and capture) by a helper thread
-    // while this thread builds the mount tree (netns_builder.h); host mode has none.
-    const bool own_netns = (plan.namespaces & CLONE_NEWNET) != 0;
-    if (own_netns && !netns.start(plan)) exit_setup_failed();
     // Before build_root: the write goes through the host's procfs, still mounted here. A session
     // command's namespace is nested in its keeper's, so the keeper's cap bounds it too.
     if (!apply_pid_max(plan)) exit_setup_failed();

@@ -93,6 +93,12 @@ pid_t g_caller = 0;  // set_caller_pid(): the Node process, when a launch server
 
 void set_caller_pid(pid_t pid) { g_caller = pid; }
 
+bool has_cgroups(const Plan& plan) {
+  for (const auto& record : plan.limits)
+    if (record.first == kTagCgroup) return true;
+  return false;
+}
+
 bool Cgroups::create(const Plan& plan) {
   char self[48];
   // Named after us and the Node process that asked for us (limits.ts cgroupLeaf), so a sweep can

@@ -20,6 +20,10 @@ namespace cordon {
 /** The Node process this launcher serves when that is not its parent (a launch server's fork). */
 void set_caller_pid(pid_t pid);
 
+/** Whether the plan puts init in cgroups (CGROUP records): then init waits for the launcher to have
+ *  moved it (one byte on the life pipe) before it goes on. Without, nobody waits for anybody. */
+bool has_cgroups(const Plan& plan);
+
 
 /** The cgroups of one launch. Lives in the launcher (outside every namespace). */
 class Cgroups {

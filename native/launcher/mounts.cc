@@ -69,19 +69,13 @@ int open_no_symlinks(int dirfd, const char* path, uint64_t flags) {
 int g_newroot_fd = -1;  // O_PATH fd of the new root (the tmpfs on the stage), opened once
 std::string g_source_prefix;  // where the host's tree is: "" on a stage, "/oldroot" under a scratch root
 
-// Creates `name` in the open directory `parent` (a real fd, not O_PATH) if it is one of cordon's own
-// filesystems (`own`), and returns an O_PATH fd of it.
+// Opens `name` in the open directory `parent` (a real fd, not O_PATH) as an O_PATH fd, creating it
+// first (an empty directory or file; one that exists already stays) if `parent` is one of cordon's
+// own filesystems (`own`): never a mountpoint inside a host directory.
 int create_leaf(int parent, bool own, const std::string& name, bool dir) {
-  if (!own) {
-    errno = ENOENT;  // never create a mountpoint inside a host directory
-    return -1;
-  }
-  if (dir) {
-    if (::mkdirat(parent, name.c_str(), 0755) != 0 && errno != EEXIST) return -1;
-  } else {
-    int f = ::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-    if (f < 0 && errno != EEXIST) return -1;
-    if (f >= 0) ::close(f);
+  if (own) {
+    const int rc = dir ? ::mkdirat(parent, name.c_str(), 0755) : ::mknodat(parent, name.c_str(), S_IFREG | 0644, 0);
+    if (rc != 0 && errno != EEXIST) return -1;
   }
   return open_no_symlinks(parent, name.c_str(), O_PATH);
 }
@@ -147,10 +141,7 @@ int open_mountpoint(const std::string& dst, bool want_dir, bool create) {
     std::string dir_rel, name;
     split_leaf(dst, &dir_rel, &name);
     const int dir = leaf_parent(dir_rel);
-    if (dir < 0) return -1;
-    int fd = open_no_symlinks(dir, name.c_str(), O_PATH);
-    if (fd >= 0 || errno != ENOENT) return fd;
-    return create_leaf(dir, g_leaf_parent.own, name, want_dir);
+    return dir < 0 ? -1 : create_leaf(dir, g_leaf_parent.own, name, want_dir);
   }
   return open_no_symlinks(g_newroot_fd, *rel ? rel : ".", O_PATH);
 }
@@ -234,17 +225,29 @@ bool mount_fs(const MountOp& op, const char* type, const std::string& options, u
 // grace period (tens of µs, milliseconds on a busy VM): so build_root attaches it under the new
 // root, where the one lazy umount of the host tree takes it along, and closes it before that.
 int g_mask_source = -1;
+constexpr char kMaskSourceOptions[] = "size=4k,nr_inodes=4,mode=0755";
 
-int mask_source() {
-  if (g_mask_source >= 0) return g_mask_source;
-  Fd mnt(make_fs("tmpfs", "size=4k,nr_inodes=4,mode=0755", abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec));
-  if (!mnt.ok()) return -1;
-  int f = ::openat(mnt.get(), "file", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
-  if (f < 0 || ::mkdirat(mnt.get(), "dir", 0) != 0) return -1;
-  ::close(f);
-  if (!set_attrs(mnt.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec, false))
+// Fills a fresh mask source (an fd of its root) and makes it read-only; the fd, or -1.
+int fill_mask_source(Fd root) {
+  if (!root.ok() || ::mknodat(root.get(), "file", S_IFREG, 0) != 0 || ::mkdirat(root.get(), "dir", 0) != 0) return -1;
+  if (!set_attrs(root.get(), abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec, false))
     return -1;
-  return g_mask_source = mnt.release();
+  return root.release();
+}
+
+// The mask source of a session command: a detached mount.
+int mask_source() {
+  if (g_mask_source < 0)
+    g_mask_source = fill_mask_source(Fd(make_fs("tmpfs", kMaskSourceOptions, abi::kMountAttrNosuid | abi::kMountAttrNodev | abi::kMountAttrNoexec)));
+  return g_mask_source;
+}
+
+// The mask source of a new sandbox, mounted on the stage (as the root tmpfs is, on top of it next).
+bool stage_mask_source(const char* stage) {
+  if (::mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kMaskSourceOptions) != 0)
+    return fail("mask", "mount", "mask source");
+  g_mask_source = fill_mask_source(Fd(open_no_symlinks(AT_FDCWD, stage, O_RDONLY | O_DIRECTORY)));
+  return g_mask_source >= 0 || fail("mask", "create", "mask source");
 }
 
 void close_mask_source() {
@@ -461,10 +464,7 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper, bool defer_detach)
   // tree that is detached below, so closing it costs no unmount of its own (see mask_source).
   for (const MountOp& op : ops) {
     if (op.kind != MountKind::kMask) continue;
-    Fd at(open_no_symlinks(AT_FDCWD, stage, O_PATH | O_DIRECTORY));
-    if (!at.ok()) return fail("mount", "openat2", stage);
-    if (mask_source() < 0) return fail("mask", "fsmount", "mask source");
-    if (!attach(g_mask_source, at.get())) return fail("mask", "move_mount", "mask source");
+    if (!stage_mask_source(stage)) return false;
     break;
   }
   // The new root hides the stage only inside this namespace (the host's /proc, normally).
