@@ -5,7 +5,8 @@
 //
 // Records go to a file (native/launcher/report.h), not to the status socket, so tracing does not
 // wake Node at every step. Steps are printed in the order they happen; each figure is the median
-// time since the previous step. The first 10 runs are warm-up and not counted.
+// time since the previous step. The first 10 runs are warm-up and not counted. Steps named "=…" are
+// Node's (the Sandbox.exec call, the launch request, stdout's EOF, the EXIT record, the result).
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,17 @@ process.env.CORDON_LAUNCHER = launcher;
 const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
 
 const mark = (what) => appendFileSync(log, `TRACE ${process.hrtime.bigint() / 1000n} 0 ${what}\n`);
+// Node's side of a launch through the launch server: launch() returned (the request is sent), stdout at
+// EOF, the EXIT record read (the steps between "all reaped" and "=end").
+const { LaunchServer } = await import(path.join(root, 'dist', 'linux', 'launch-server.js'));
+const serverLaunch = LaunchServer.prototype.launch;
+LaunchServer.prototype.launch = function (...args) {
+  const l = serverLaunch.apply(this, args);
+  mark('=launch() returned');
+  l.stdout.once('close', () => mark('=stdout at EOF'));
+  l.stdio[3].on('data', (chunk) => String(chunk).includes('EXIT') && mark('=EXIT read'));
+  return l;
+};
 const workspace = mkdtempSync(path.join(dir, 'ws-'));
 const sb = await Sandbox.create({ workspace, prespawn: mode !== 'cold' });
 const session = mode === 'session' ? await sb.session() : undefined;

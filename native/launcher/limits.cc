@@ -93,6 +93,12 @@ pid_t g_caller = 0;  // set_caller_pid(): the Node process, when a launch server
 
 void set_caller_pid(pid_t pid) { g_caller = pid; }
 
+bool has_cgroups(const Plan& plan) {
+  for (const auto& record : plan.limits)
+    if (record.first == kTagCgroup) return true;
+  return false;
+}
+
 bool Cgroups::create(const Plan& plan) {
   char self[48];
   // Named after us and the Node process that asked for us (limits.ts cgroupLeaf), so a sweep can
@@ -223,24 +229,38 @@ bool apply_pid_max(const Plan& plan) {
   return true;
 }
 
-bool apply_rlimits(const Plan& plan) {
+bool parse_rlimits(const Plan& plan, RlimitSetting* out, int* count) {
+  *count = 0;
   for (const auto& [tag, payload] : plan.limits) {
     if (tag != kTagRlimit) continue;
     auto f = split_nul(payload);
     unsigned long long res = 0, soft = 0, hard = 0;
     if (f.size() != 3 || !parse_u64(f[0], &res) || res >= RLIM_NLIMITS || !parse_u64(f[1], &soft) || !parse_u64(f[2], &hard) ||
-        soft > hard)
+        soft > hard || *count >= kMaxRlimits)
       return bad("bad RLIMIT record");
+    out[(*count)++] = RlimitSetting{static_cast<int>(res), soft, hard};
+  }
+  return true;
+}
+
+bool apply_rlimits(const RlimitSetting* settings, int count) {
+  for (int i = 0; i < count; ++i) {
+    const RlimitSetting& s = settings[i];
+    const auto res = static_cast<__rlimit_resource>(s.resource);
     // Only ever lowered: a hard limit above the caller's own stays at the caller's.
     struct rlimit rl;
-    if (::getrlimit(static_cast<__rlimit_resource>(res), &rl) != 0) return fail("limits", "getrlimit", f[0].c_str());
-    if (hard < rl.rlim_max) rl.rlim_max = static_cast<rlim_t>(hard);
-    rl.rlim_cur = soft < rl.rlim_max ? static_cast<rlim_t>(soft) : rl.rlim_max;
-    if (::setrlimit(static_cast<__rlimit_resource>(res), &rl) != 0) {
-      char what[64];
-      std::snprintf(what, sizeof what, "resource %llu = %llu/%llu", res, soft, hard);
-      return fail("limits", "setrlimit", what);
+    const char* call = "getrlimit";
+    if (::getrlimit(res, &rl) == 0) {
+      if (s.hard < rl.rlim_max) rl.rlim_max = static_cast<rlim_t>(s.hard);
+      rl.rlim_cur = s.soft < rl.rlim_max ? static_cast<rlim_t>(s.soft) : rl.rlim_max;
+      if (::setrlimit(res, &rl) == 0) continue;
+      call = "setrlimit";
     }
+    const int err = errno;
+    char what[64];
+    std::snprintf(what, sizeof what, "resource %d = %llu/%llu", s.resource, s.soft, s.hard);
+    errno = err;
+    return fail("limits", call, what);
   }
   return true;
 }

@@ -20,6 +20,10 @@ namespace cordon {
 /** The Node process this launcher serves when that is not its parent (a launch server's fork). */
 void set_caller_pid(pid_t pid);
 
+/** Whether the plan puts init in cgroups (CGROUP records): then init waits for the launcher to have
+ *  moved it (one byte on the life pipe) before it goes on. Without, nobody waits for anybody. */
+bool has_cgroups(const Plan& plan);
+
 
 /** The cgroups of one launch. Lives in the launcher (outside every namespace). */
 class Cgroups {
@@ -53,7 +57,18 @@ class Cgroups {
 /** Caps the pid namespace's pid_max (PID_MAX record); called by init, pid 1 of that namespace. */
 bool apply_pid_max(const Plan& plan);
 
-/** Sets the plan's rlimits on the calling process (the command, after fork, before exec). */
-bool apply_rlimits(const Plan& plan);
+/** One RLIMIT record, decoded. */
+struct RlimitSetting {
+  int resource;
+  unsigned long long soft, hard;
+};
+constexpr int kMaxRlimits = 16;  // RLIM_NLIMITS
+
+/** Decodes the plan's rlimits into `out` (at most kMaxRlimits); false (reported) if one is malformed. */
+bool parse_rlimits(const Plan& plan, RlimitSetting* out, int* count);
+
+/** Lowers the calling process's limits (the command, before exec); allocates nothing, so it may run
+ *  in a child that shares init's memory. */
+bool apply_rlimits(const RlimitSetting* settings, int count);
 
 }  // namespace cordon

@@ -67,9 +67,13 @@ int launch() {
   }
   TRACE_STEP("init forked");
   g_init_pid = pid;
-  char init_line[32];
-  std::snprintf(init_line, sizeof init_line, "INIT %d\n", pid);  // a session keeper's is joined by pid
-  cordon::report_line(init_line);
+  if (plan.keeper) {
+    // Only a session keeper's init is named: it is joined by pid. (Any other record now would only
+    // wake Node while init and its helper want both cores.)
+    char init_line[32];
+    std::snprintf(init_line, sizeof init_line, "INIT %d\n", pid);
+    cordon::report_line(init_line);
+  }
   ::close(life[0]);
   ::signal(SIGPIPE, SIG_IGN);  // init may already be gone; we never exec, so nothing inherits this
   // The command's stdio belongs to init and the command; holding copies here would delay the
@@ -77,10 +81,10 @@ int launch() {
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd <= 2; ++fd) ::dup2(devnull, fd);
   if (devnull > 2) ::close(devnull);
-  // Init waits for this byte: it must be inside its cgroups before it forks the command.
+  // With cgroups, init waits for this byte: it must be inside them before it forks the command.
   bool joined = cgroups.join(pid);
   if (!joined) ::kill(pid, SIGKILL);
-  else if (::write(life[1], "g", 1) != 1) ::kill(pid, SIGKILL);
+  else if (cordon::has_cgroups(plan) && ::write(life[1], "g", 1) != 1) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return cgroups.remove(), 125;

@@ -13,8 +13,13 @@ namespace cordon {
  * tmpfs, and a missing mountpoint inside a host directory is an error. A session keeper (which
  * never runs a command) leaves /proc without its read-only overmounts, so that each session
  * command can mount a fresh /proc; the command re-applies them in its own mount namespace.
+ * With `defer_detach` it returns right after pivot_root, the host tree still stacked on the new
+ * root: the caller must then run detach_host_tree() (another thread may) before any command runs.
  */
-bool build_root(const std::vector<MountOp>& ops, bool keeper);
+bool build_root(const std::vector<MountOp>& ops, bool keeper, bool defer_detach);
+
+/** The end of build_root: detaches the host tree (one lazy umount) and makes "/" read-only. */
+bool detach_host_tree();
 
 /**
  * A session command's init, in its private copy of the session's mounts: mounts /proc for its own

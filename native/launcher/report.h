@@ -3,7 +3,7 @@
 // Records, one per line, fields separated by a single space; the last field may contain spaces:
 //   SETUP <step> <syscall> <errno> <detail>   setup failed; the command never ran (CLI exits 125)
 //   EXECFAIL <errno> <argv0>                   execve of the command failed (126/127)
-//   INIT <host-pid>                            the sandbox's init was forked (sent by the launcher)
+//   INIT <host-pid>                            a session keeper's init was forked (sent by the launcher)
 //   READY                                      a session keeper finished building the sandbox
 //   STARTED <pid-in-sandbox>                   the command was exec'd (sent by init after fork)
 //   VIOLATION syscall <nr> <arch> <pid>        a denied syscall was attempted (seccomp notify)

@@ -30,6 +30,14 @@ function request(magic: number, id: number, nfds: number): Buffer {
   return b;
 }
 
+/** One launch's stdio pipes ([read, write]) and status socket pair ([ours, theirs]). */
+interface LaunchFds {
+  stdin: [number, number];
+  stdout: [number, number];
+  stderr: [number, number];
+  status: [number, number];
+}
+
 /** A launcher forked by the server: what backend.ts needs of a ChildProcess. */
 export class ServerLaunch extends EventEmitter {
   pid: number | undefined;
@@ -132,6 +140,9 @@ export class LaunchServer {
   private readonly held = new Set<ServerLaunch>();
   private nextId = 1;
   private pending = '';
+  /** The next launch's pipes and status socket, made while Node waits for the current command. */
+  private spare: LaunchFds | undefined;
+  private spareQueued = false;
   dead = false;
 
   constructor(launcher: string) {
@@ -162,16 +173,15 @@ export class LaunchServer {
   launch(extraFds: readonly number[], initial?: Buffer): ServerLaunch {
     if (this.dead) throw new Error('the launch server is gone');
     const a = this.addon;
-    const made: number[] = [];
-    const keep = <T extends [number, number]>(pair: T): T => {
-      made.push(...pair);
-      return pair;
-    };
+    const fds = this.spare ?? this.makeFds();
+    this.spare = undefined;
+    this.prepareSpare();
+    const made = [...fds.stdin, ...fds.stdout, ...fds.stderr, ...fds.status];
     try {
-      const [stdinR, stdinW] = keep(a.pipe());
-      const [stdoutR, stdoutW] = keep(a.pipe());
-      const [stderrR, stderrW] = keep(a.pipe());
-      const [statusOurs, statusTheirs] = keep(a.streamPair());
+      const [stdinR, stdinW] = fds.stdin;
+      const [stdoutR, stdoutW] = fds.stdout;
+      const [stderrR, stderrW] = fds.stderr;
+      const [statusOurs, statusTheirs] = fds.status;
       // The socket buffer takes it at once (nobody reads yet, so a larger one could block us).
       const initialSent = initial !== undefined && initial.length <= INITIAL_MAX && writeSync(statusOurs, initial) === initial.length;
       const id = this.nextId++;
@@ -187,6 +197,34 @@ export class LaunchServer {
       for (const fd of made) a.close(fd);
       throw err;
     }
+  }
+
+  /** Fresh pipes for stdin, stdout, stderr and a status socket pair (all close-on-exec). */
+  private makeFds(): LaunchFds {
+    const a = this.addon;
+    const made: number[] = [];
+    try {
+      const pair = <T extends [number, number]>(p: T): T => (made.push(...p), p);
+      return { stdin: pair(a.pipe()), stdout: pair(a.pipe()), stderr: pair(a.pipe()), status: pair(a.streamPair()) };
+    } catch (err) {
+      for (const fd of made) a.close(fd);
+      throw err;
+    }
+  }
+
+  /** Makes the next launch's fds once this turn of the event loop is over (~35 µs off the next launch). */
+  private prepareSpare(): void {
+    if (this.spareQueued) return;
+    this.spareQueued = true;
+    setImmediate(() => {
+      this.spareQueued = false;
+      if (this.dead || this.spare) return;
+      try {
+        this.spare = this.makeFds();
+      } catch {
+        // made at launch time instead, which reports the error
+      }
+    }).unref();
   }
 
   reap(id: number): void {
@@ -227,6 +265,9 @@ export class LaunchServer {
   private die(): void {
     if (this.dead) return;
     this.dead = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare) for (const fd of [...spare.stdin, ...spare.stdout, ...spare.stderr, ...spare.status]) this.addon.close(fd);
     if (servers.get(this.launcher) === this) servers.delete(this.launcher);
     for (const l of [...this.launches.values()]) l.lost();
     this.launches.clear();
