@@ -17,6 +17,7 @@ import type {
   StartRequest,
 } from '../platform/backend.js';
 import { describeSetupError } from '../platform/backend.js';
+import { loadNetAddon, type NetAddon } from '../net/addon.js';
 import { proxyEnv } from '../net/plan.js';
 import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
@@ -24,6 +25,7 @@ import { probeLinux, type LinuxProbe } from './probe.js';
 import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
 import { launchServer } from './launch-server.js';
+import { SpawnedLaunch } from './spawned-launch.js';
 import { guardLauncherCgroups, limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
@@ -88,8 +90,20 @@ function forkLauncher(extraFds: number[], setup: Buffer): { child: ChildProcessW
       // the server died between launches: spawn this one; the next launch starts a new server
     }
   }
+  // Spawned: with pipes for stdio when the addon can make them (spawned-launch.ts says why); without
+  // it, Node's socketpairs (the host-namespace abstract-name caveat in docs/network.md applies).
+  const addon = netAddonOrUndefined();
+  if (addon) return { child: new SpawnedLaunch(launcher, extraFds, addon) as unknown as ChildProcessWithoutNullStreams, sent: false };
   const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...extraFds];
   return { child: spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams, sent: false };
+}
+
+function netAddonOrUndefined(): NetAddon | undefined {
+  try {
+    return loadNetAddon();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The fd behind a libuv pipe/socket (the status stream), for native calls on it; -1 if there is none. */

@@ -10,12 +10,12 @@
 // launcher dies with the server (its own PDEATHSIG). An ended launcher stays a zombie until we have
 // seen its exit ("X") and asked for the reap, so a kill() can never reach a recycled pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { constants } from 'node:os';
 
 import { loadNetAddon, type NetAddon } from '../net/addon.js';
+import { LauncherProcess } from './launcher-process.js';
 
 const LAUNCH_MAGIC = 0x31524c43; // "CLR1"
 /** The largest first message written before the fork: well within a unix socket's send buffer. */
@@ -39,10 +39,7 @@ interface LaunchFds {
 }
 
 /** A launcher forked by the server: what backend.ts needs of a ChildProcess. */
-export class ServerLaunch extends EventEmitter {
-  pid: number | undefined;
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
+export class ServerLaunch extends LauncherProcess {
   readonly stdin: net.Socket;
   readonly stdout: net.Socket;
   readonly stderr: net.Socket;

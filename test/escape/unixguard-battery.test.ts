@@ -347,9 +347,12 @@ def bind(s, name):
     except OSError as e:
         return 'err:' + errno.errorcode.get(e.errno, str(e.errno))
 fresh = socket.socket(socket.AF_UNIX)
-out = socket.socket(fileno=1)
-print(bind(fresh, sys.argv[1] + '-fresh'), bind(out, sys.argv[1] + '-stdout'), flush=True)
-out.detach()
+try:
+    out = socket.socket(fileno=1)
+    stdout = bind(out, sys.argv[1] + '-stdout'); out.detach()
+except OSError as e:
+    stdout = 'stdout:' + errno.errorcode.get(e.errno, str(e.errno))  # a pipe: not a socket at all
+print(bind(fresh, sys.argv[1] + '-fresh'), stdout, flush=True)
 time.sleep(3)
 `;
       const p = run(sb, [PYTHON, '-c', script, tag]);
