@@ -2,7 +2,6 @@
 //
 // The static part (everything but argv/env/cwd) is computed and encoded once per Sandbox; a command
 // only adds its own records in front of it, so the per-command cost is one Buffer.concat.
-import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 import { CordonError } from '../errors.js';
@@ -12,7 +11,7 @@ import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './li
 import type { LinuxProbe } from './probe.js';
 import { loadNetAddon } from '../net/addon.js';
 import { brokerUnusableReason, brokerUsable, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
-import { lstatOrUndefined } from '../policy/realpaths.js';
+import { mountTree } from './mountplan.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
 
@@ -45,143 +44,9 @@ export interface LinuxPlan {
 /** The process limit applied when a profile sets none and it can be enforced for free (see planLinux). */
 export const DEFAULT_PIDS = 4096;
 
-const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
-
-function depth(p: string): number {
-  let n = 0;
-  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 47) n++;
-  return p === '/' ? 0 : n;
-}
-
-/** path.dirname for the absolute, normalised paths of a policy (no validation, no trailing slash). */
-function parentOf(p: string): string {
-  const i = p.lastIndexOf('/');
-  return i <= 0 ? '/' : p.slice(0, i);
-}
-
-const READ = 1;
-const WRITE = 2;
-const SPECIAL = 4;
-const DENY = 8;
-const LINK = 16;
-
-/**
- * Which kinds of root (READ, WRITE, …) sit at a path and above it. The flags of every directory's
- * ancestors are remembered, so a thousand masks in one directory cost one walk up, not a thousand.
- */
-class Roots {
-  private readonly at = new Map<string, number>();
-  private readonly upTo = new Map<string, number>();
-
-  add(paths: Iterable<string>, flag: number): void {
-    for (const p of paths) this.at.set(p, (this.at.get(p) ?? 0) | flag);
-    this.upTo.clear();
-  }
-
-  /** Flags of the roots strictly above `p`. */
-  above(p: string): number {
-    return p === '/' ? 0 : this.atOrAbove(parentOf(p));
-  }
-
-  /** Flags of the roots at `p` or above it. */
-  atOrAbove(p: string): number {
-    let f = this.upTo.get(p);
-    if (f === undefined) {
-      f = (this.at.get(p) ?? 0) | this.above(p);
-      this.upTo.set(p, f);
-    }
-    return f;
-  }
-}
-
-/** The mount tree, parents before children; deny wins over every bind at the same or a deeper path. */
+/** The mount tree of `policy` (mountplan.ts): a new array of frozen ops. */
 export function mountOps(policy: Policy): MountOp[] {
-  const { fs } = policy;
-  const base: MountOp[] = [
-    { kind: 'tmpfs', src: '', dst: '/tmp', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
-    { kind: 'tmpfs', src: '', dst: '/dev', opt: 'mode=0755,size=65536,nr_inodes=256' },
-    ...DEVICES.map((d): MountOp => ({ kind: 'bind-dev', src: `/dev/${d}`, dst: `/dev/${d}`, opt: '' })),
-    { kind: 'devpts', src: '', dst: '/dev/pts', opt: 'newinstance,ptmxmode=0666,mode=0620' },
-    { kind: 'symlink', src: 'pts/ptmx', dst: '/dev/ptmx', opt: '' },
-    { kind: 'symlink', src: '/proc/self/fd', dst: '/dev/fd', opt: '' },
-    { kind: 'symlink', src: '/proc/self/fd/0', dst: '/dev/stdin', opt: '' },
-    { kind: 'symlink', src: '/proc/self/fd/1', dst: '/dev/stdout', opt: '' },
-    { kind: 'symlink', src: '/proc/self/fd/2', dst: '/dev/stderr', opt: '' },
-    { kind: 'tmpfs', src: '', dst: '/dev/shm', opt: `mode=1777,size=${policy.limits.tmpBytes}` },
-    // Read-only as a whole (mounts.cc): /proc/sys, sysrq-trigger, /proc/self/mem, oom_score_adj …
-    // all answer EROFS to a write, with no per-path remount and no Landlock rule walk on open.
-    { kind: 'proc', src: '', dst: '/proc', opt: '' },
-  ];
-  const special = new Set(['/tmp', '/dev', '/proc']);
-  const roots = new Roots();
-  roots.add(fs.read, READ);
-  roots.add(fs.write, WRITE);
-  roots.add(special, SPECIAL);
-  roots.add(fs.deny, DENY);
-  const binds: MountOp[] = [];
-  const links: string[] = [];
-  for (const r of fs.read) {
-    if (special.has(r) || roots.atOrAbove(r) & DENY) continue;
-    if (roots.atOrAbove(r) & WRITE) continue; // write implies read
-    if (roots.above(r) & READ) continue; // already inside a read bind
-    let link: string | undefined;
-    try {
-      // lstat first: readlink on a directory would throw (an exception costs more than the syscall).
-      link = lstatSync(r, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(r) : undefined;
-    } catch {
-      link = undefined;
-    }
-    if (link !== undefined) links.push(r);
-    binds.push(link !== undefined ? { kind: 'symlink', src: link, dst: r, opt: '' } : { kind: 'bind-ro', src: r, dst: r, opt: '' });
-  }
-  for (const w of fs.write) if (!special.has(w) && !(roots.atOrAbove(w) & DENY)) binds.push({ kind: 'bind-rw', src: w, dst: w, opt: '' });
-  const visible = (p: string) => (roots.atOrAbove(p) & (READ | WRITE | SPECIAL)) !== 0;
-  const pinned = new Set<string>();
-  // A protected path under a *file* (`.git/hooks` where `.git` is a git worktree's pointer file,
-  // `gitdir: …`) cannot exist; the file itself is what must stay as it is, or a command could
-  // point git at a directory of its own making, hooks included.
-  const protectedPaths = [...fs.protected];
-  for (const p of fs.protected) {
-    const parent = path.dirname(p);
-    if (!protectedPaths.includes(parent) && lstatOrUndefined(parent)?.isFile()) protectedPaths.push(parent);
-  }
-  for (const p of protectedPaths) {
-    if (roots.atOrAbove(p) & DENY || !(roots.atOrAbove(p) & WRITE)) continue;
-    binds.push({ kind: 'remount-ro', src: '', dst: p, opt: '' });
-    // Pin the parent (e.g. .git) so it cannot be renamed away and replaced by an unprotected copy,
-    // and every directory above it up to the writable root, as above a mask: the walk for masks
-    // below stops at the first pinned directory, so a pinned directory has its ancestors pinned.
-    for (let dir = parentOf(p); !pinned.has(dir) && roots.above(dir) & WRITE; dir = parentOf(dir)) {
-      pinned.add(dir);
-      binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
-    }
-  }
-  // Masks: only where the path would otherwise be visible; a mask under another mask is redundant.
-  // Inside a writable tree, every directory between the tree and a mask is pinned too: a command
-  // can then rename neither a masked file nor anything above it (EBUSY), so a concurrent command
-  // of the same Sandbox cannot move a secret out from under the mask another is about to place.
-  for (const d of fs.deny) {
-    if (!visible(d) || roots.above(d) & DENY) continue;
-    binds.push({ kind: 'mask', src: '', dst: d, opt: '' });
-    for (let dir = parentOf(d); !pinned.has(dir) && roots.above(dir) & WRITE; dir = parentOf(dir)) {
-      pinned.add(dir);
-      binds.push({ kind: 'pin', src: '', dst: dir, opt: '' });
-    }
-  }
-  const order: Record<string, number> = { symlink: 0, 'bind-ro': 1, 'bind-rw': 2, pin: 3, 'remount-ro': 4, mask: 5 };
-  const keyed = binds.map((b) => ({ b, depth: depth(b.dst), kind: order[b.kind] ?? 9 }));
-  keyed.sort((x, y) => x.depth - y.depth || x.kind - y.kind || (x.b.dst < y.b.dst ? -1 : x.b.dst > y.b.dst ? 1 : 0));
-  const sorted = keyed.map((k) => k.b);
-  // A bind of the whole root (a read root of /) is the base everything else is mounted on: first,
-  // before /tmp, /dev and /proc, which would otherwise lie hidden under it (mounts.cc).
-  const rootBind = sorted.findIndex((b) => b.dst === '/');
-  if (rootBind >= 0) base.unshift(...sorted.splice(rootBind, 1));
-  if (links.length === 0) return [...base, ...sorted];
-  // A symlinked read root makes its children unreachable as paths; drop binds below one (its own
-  // Roots, so the memo of the one above stays valid).
-  const linked = new Roots();
-  linked.add(links, LINK);
-  return [...base, ...sorted.filter((b) => !(linked.above(b.dst) & LINK))];
+  return [...mountTree(policy).ops];
 }
 
 export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
@@ -212,11 +77,13 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   if (policy.network.mode === 'host') warnings.push('network mode "host": the command shares the host network, unpoliced');
   else namespaces |= CLONE.NEWNET;
 
-  const mounts = mountOps(policy);
+  const tree = mountTree(policy);
+  const mounts = [...tree.ops];
   const allowlist = policy.network.mode === 'allowlist';
+  let resolv: MountOp | undefined;
   if (allowlist) {
     loadNetAddon(); // fail closed now, not per command, when the supervisor's addon is missing
-    const resolv = resolvConfMount(policy);
+    resolv = resolvConfMount(policy);
     if (resolv) mounts.push(resolv);
   }
   // Landlock's job is what no other layer does: scoping abstract unix sockets and signals (ABI 6+).
@@ -236,7 +103,8 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
 
   const w = new WireWriter();
   w.record(Tag.namespaces, String(namespaces));
-  for (const m of mounts) w.fields(Tag.mount, m.kind, m.src, m.dst, m.opt);
+  w.raw(tree.encoded);
+  if (resolv) w.fields(Tag.mount, resolv.kind, resolv.src, resolv.dst, resolv.opt);
   w.record(Tag.landlockAbi, String(abi));
   w.record(Tag.landlockFs, landlockFs.toString());
   w.record(Tag.landlockScope, landlockScope.toString());

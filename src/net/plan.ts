@@ -38,6 +38,26 @@ function cidrOf(host: string): string {
  * silently. Addresses no rule names stay unroutable (ENETUNREACH).
  */
 export function captures(network: NetworkPolicy): Capture[] {
+  let known = capturesOf.get(network.rules);
+  if (!known || !sameRules(known.rules, network.rules)) {
+    known = { rules: [...network.rules], captures: planCaptures(network.rules) };
+    capturesOf.set(network.rules, known);
+  }
+  // Copies: callers may keep or change what they get.
+  return known.captures.map((c) => ({ action: c.action, cidr: c.cidr, ports: [c.ports[0], c.ports[1]] }));
+}
+
+/** The captures per rule list (a compile hands back the same frozen rules while the profile is the same). */
+const capturesOf = new WeakMap<NetworkPolicy['rules'], { rules: NetworkPolicy['rules']; captures: readonly Capture[] }>();
+
+/** Rule by rule, the fields captures() reads (a caller's array may have changed in place). */
+function sameRules(a: NetworkPolicy['rules'], b: NetworkPolicy['rules']): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]?.action !== b[i]?.action || a[i]?.host !== b[i]?.host) return false;
+  return true;
+}
+
+function planCaptures(rules: NetworkPolicy['rules']): Capture[] {
   const out: Capture[] = [
     { action: 'accept', cidr: '127.0.0.1/32', ports: [53, 53] },
     { action: 'accept', cidr: '127.0.0.53/32', ports: [53, 53] },
@@ -45,7 +65,7 @@ export function captures(network: NetworkPolicy): Capture[] {
     { action: 'accept', cidr: '127.0.0.1/32', ports: [CAPTURE_PORT, CAPTURE_PORT] },
   ];
   const any: [number, number] = [0, 0];
-  const allows = network.rules.filter((r) => r.action === 'allow');
+  const allows = rules.filter((r) => r.action === 'allow');
   if (allows.some((r) => !ruleIsIp(r.host))) out.push({ action: 'redirect', cidr: POOL_CIDR, ports: any });
   const cidrs = new Set(allows.filter((r) => r.host !== '*' && ruleIsIp(r.host)).map((r) => cidrOf(r.host)));
   for (const cidr of cidrs) out.push({ action: 'redirect', cidr, ports: any });
@@ -88,8 +108,14 @@ export function brokerUnusableReason(): string {
 
 /** The shipped resolv.conf that names cordon's answerer. */
 export function resolvConfPath(): string {
-  return realpathSync(path.join(packageRoot(), 'native', 'addon', 'resolv.conf'));
+  return (shippedResolvConf ??= realpathSync(path.join(packageRoot(), 'native', 'addon', 'resolv.conf')));
 }
+
+/** Resolved once per process (a plan is made per compile): the package does not move under a running process. */
+let shippedResolvConf: string | undefined;
+
+/** /etc/resolv.conf and the paths above it: a deny list that names one of them hides it. */
+const RESOLV_CONF_AND_ABOVE = ['/etc/resolv.conf', '/etc', '/'];
 
 /**
  * The resolv.conf mount: only when the sandbox sees the host's /etc/resolv.conf as a regular file
@@ -99,7 +125,8 @@ export function resolvConfPath(): string {
 export function resolvConfMount(policy: Policy): { kind: 'bind-ro'; src: string; dst: string; opt: string } | undefined {
   const target = '/etc/resolv.conf';
   const under = (p: string, root: string) => p === root || root === '/' || p.startsWith(root + '/');
-  if (!policy.fs.read.some((r) => under(target, r)) || policy.fs.deny.some((d) => under(target, d))) return undefined;
+  // The deny list is long (a thousand entries) and normalised: only these three of its paths can cover the file.
+  if (!policy.fs.read.some((r) => under(target, r)) || RESOLV_CONF_AND_ABOVE.some((d) => policy.fs.deny.includes(d))) return undefined;
   try {
     if (!lstatSync(target).isFile()) return undefined;
   } catch {

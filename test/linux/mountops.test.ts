@@ -56,3 +56,66 @@ test('a thousand masks in one writable directory: a thousand mask ops and one pi
   assert.equal(ops.filter((o) => o.kind === 'mask').length, 1000);
   assert.deepEqual(ops.filter((o) => o.kind === 'pin').map((o) => o.dst), ['/w/d']);
 });
+
+test('a reused mount tree is the tree planned afresh, after random filesystem changes between plans', async () => {
+  const { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { planLinux } = await import('../../dist/linux/plan.js');
+  const { probeLinux } = await import('../../dist/linux/probe.js');
+  const probe = probeLinux();
+  const dir = mkdtempSync(path.join(tmpdir(), 'cordon-mountreuse-'));
+  try {
+    const at = (...p: string[]) => path.join(dir, ...p);
+    // Read roots that may be a directory, a symlink (to one of two targets) or missing; a writable
+    // tree whose `.git` may be a directory or a worktree's pointer file (the protected paths' parent).
+    const readRoots = ['r0', 'r1', 'r2'].map((r) => at(r));
+    const deny = Object.freeze([...Array.from({ length: 50 }, (_, i) => at('w', 'd', `s${i}`)), at('r1', 'x'), at('w', '.git', 'config')].sort());
+    const policy = Object.freeze({
+      name: 't',
+      workspace: at('w'),
+      home: dir,
+      fs: Object.freeze({ read: Object.freeze([...readRoots, '/usr']), write: Object.freeze([at('w')]), protected: Object.freeze([at('w', '.git', 'config'), at('w', '.git', 'hooks'), at('w', 'a', 'b')]), deny, denyGlobs: [] }),
+      network: { mode: 'none', rules: [], hosts: {}, unixSockets: [] },
+      env: { allow: [], deny: [], set: {} },
+      limits: { tmpBytes: 1 << 20 },
+      weaker: {},
+    }) as unknown as Policy;
+    const fresh = () => ({ ...policy, fs: { ...policy.fs, deny: [...policy.fs.deny], protected: [...policy.fs.protected] } }) as unknown as Policy;
+    mkdirSync(at('t1'));
+    mkdirSync(at('t2'));
+    mkdirSync(at('w', 'a'), { recursive: true });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), fc.nat(3)), { minLength: 1, maxLength: 6 }), (changes) => {
+        for (const [root, what] of changes) {
+          const r = readRoots[root]!;
+          rmSync(r, { recursive: true, force: true });
+          if (what === 1) mkdirSync(r);
+          if (what === 2) symlinkSync(at('t1'), r);
+          if (what === 3) symlinkSync(at('t2'), r);
+          rmSync(at('w', '.git'), { recursive: true, force: true });
+          if ((root + what) % 2) writeFileSync(at('w', '.git'), 'gitdir: /elsewhere\n');
+          else mkdirSync(at('w', '.git'));
+          rmSync(at('w', 'a'), { recursive: true, force: true });
+          if (what % 2) writeFileSync(at('w', 'a'), '');
+          else mkdirSync(at('w', 'a'));
+        }
+        const reused = mountOps(policy);
+        assert.deepEqual(reused, mountOps(fresh()));
+        assert.deepEqual(mountOps(policy), reused);
+        if (probe) assert.ok(planLinux(policy, probe).body.equals(planLinux(fresh(), probe).body));
+      }),
+      { seed: 20260305, numRuns: 300 },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a deny list changed in place (a hand-built policy) is planned again, not taken from the last plan', () => {
+  const deny = ['/w/a'];
+  const policy = { fs: { read: ['/usr'], write: ['/w'], deny, protected: [], denyGlobs: [] }, limits: { tmpBytes: 1 } } as unknown as Policy;
+  assert.deepEqual(mountOps(policy).filter((o) => o.kind === 'mask').map((o) => o.dst), ['/w/a']);
+  deny.push('/w/b');
+  assert.deepEqual(mountOps(policy).filter((o) => o.kind === 'mask').map((o) => o.dst), ['/w/a', '/w/b']);
+});
