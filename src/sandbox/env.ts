@@ -32,25 +32,44 @@ function matchesAny(name: string, m: NameMatcher): boolean {
   return m.exact.has(name) || m.prefixes.some((p) => name.startsWith(p));
 }
 
+/** Throws when a per-command value is not allowed (checked when the command is asked for, before anything starts). */
+export function checkOverrides(policy: EnvPolicy, overrides: EnvInput['overrides']): void {
+  if (!overrides) return;
+  const deny = matcher(policy.deny);
+  for (const [name, value] of Object.entries(overrides)) {
+    if (!/^[^=\0]+$/.test(name)) throw new CordonError('BAD_ARGUMENT', `invalid environment variable name: ${JSON.stringify(name)}`);
+    if (matchesAny(name, deny)) throw new CordonError('BAD_ARGUMENT', `environment variable ${name} is denied by the profile (env.deny)`);
+    if (value?.includes('\0')) throw new CordonError('BAD_ARGUMENT', `environment variable ${name} contains a NUL byte`);
+  }
+}
+
+/**
+ * The names in the caller's environment. For process.env, Reflect.ownKeys: Object.keys asks Node
+ * once more per name whether it is enumerable (every variable is), a getenv() each.
+ */
+function namesOf(inherited: NodeJS.ProcessEnv): readonly string[] {
+  if (inherited !== process.env) return Object.keys(inherited);
+  return Reflect.ownKeys(inherited).filter((k): k is string => typeof k === 'string');
+}
+
 export function buildEnv(input: EnvInput): Record<string, string> {
   const { policy, inherited } = input;
+  checkOverrides(policy, input.overrides);
   const allow = matcher(policy.allow);
   const deny = matcher(policy.deny);
-  const denied = (name: string) => matchesAny(name, deny);
   const env: Record<string, string> = {};
   // Names first, values only for the allowed ones: each read of process.env is a getenv() in C++.
-  for (const name of Object.keys(inherited)) {
-    if (!matchesAny(name, allow) || denied(name)) continue;
+  for (const name of namesOf(inherited)) {
+    if (!matchesAny(name, allow) || matchesAny(name, deny)) continue;
     const value = inherited[name];
     if (value !== undefined) env[name] = value;
   }
   Object.assign(env, policy.set);
-  for (const [name, value] of Object.entries(input.overrides ?? {})) {
-    if (!/^[^=\0]+$/.test(name)) throw new CordonError('BAD_ARGUMENT', `invalid environment variable name: ${JSON.stringify(name)}`);
-    if (denied(name)) throw new CordonError('BAD_ARGUMENT', `environment variable ${name} is denied by the profile (env.deny)`);
-    if (value === undefined) delete env[name];
-    else if (value.includes('\0')) throw new CordonError('BAD_ARGUMENT', `environment variable ${name} contains a NUL byte`);
-    else env[name] = value;
+  if (input.overrides) {
+    for (const [name, value] of Object.entries(input.overrides)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
   }
   env.HOME ??= input.home;
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';

@@ -13,7 +13,7 @@ import type { Policy } from '../policy/policy.js';
 import { existingPaths } from '../policy/existence.js';
 import type { ProfileDocument } from '../profile/schema.js';
 import { CappedCapture } from './capture.js';
-import { buildEnv } from './env.js';
+import { buildEnv, checkOverrides } from './env.js';
 import { PolicyHost, type SecretOption } from './policy-host.js';
 import type { ExecResult, LimitKind, Violation } from './result.js';
 import { violationsFromStderr } from './stderr-violations.js';
@@ -115,11 +115,24 @@ function overlay(options: SandboxOptions): ProfileDocument {
 }
 
 /**
+ * The paths of `paths` that do not exist now. While nothing changed, existingPaths returns the same
+ * answer, and this the same array: checking it again after the command is then a cached look too.
+ */
+const missingOf = new WeakMap<readonly boolean[], readonly string[]>();
+function missingPaths(paths: readonly string[]): readonly string[] {
+  const exists = existingPaths(paths);
+  let missing = missingOf.get(exists);
+  if (!missing) missingOf.set(exists, (missing = paths.filter((_, i) => !exists[i])));
+  return missing;
+}
+
+/**
  * Events: `reload` (policy) after a watched profile changed; `error` (CordonError) when an edit is
  * invalid and the last good policy stays (without an `error` listener it is logged and emitted as a
  * process warning instead of throwing).
  */
 function createdProtected(missingBefore: readonly string[]): Violation[] {
+  if (missingBefore.length === 0) return [];
   const now = existingPaths(missingBefore);
   return missingBefore
     .filter((_, i) => now[i])
@@ -210,10 +223,8 @@ export class Sandbox extends EventEmitter {
 
   private execWith(argv: readonly string[], options: ExecOptions, start: (request: StartRequest) => RunningCommand): Promise<ExecResult> {
     try {
-      const proc = this.launch(argv, { ...options, capture: true, stdin: options.stdin ?? '' }, start);
-      proc.stdout.resume();
-      proc.stderr.resume();
-      return proc.result;
+      // Only the result is handed out: the output is captured, not streamed (no pass-through streams).
+      return this.launch(argv, { ...options, capture: true, stdin: options.stdin ?? '' }, start, false).result;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -249,20 +260,30 @@ export class Sandbox extends EventEmitter {
     };
   }
 
-  private launch(argv: readonly string[], options: ExecOptions, start: (request: StartRequest) => RunningCommand): SandboxProcess {
+  /** `streams`: the caller reads stdout/stderr (spawn); exec() only wants the captured result. */
+  private launch(argv: readonly string[], options: ExecOptions, start: (request: StartRequest) => RunningCommand, streams = true): SandboxProcess {
     if (this.closed) throw new CordonError('CLOSED', 'this Sandbox was closed');
     if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
       throw new CordonError('BAD_ARGUMENT', 'argv must be a non-empty array of strings without NUL bytes');
     }
     if (argv[0] === '') throw new CordonError('BAD_ARGUMENT', 'argv[0] (the command) is empty');
-    const cwd = path.resolve(this.policy.workspace, options.cwd ?? '.');
+    const policy = this.policy;
+    const cwd = path.resolve(policy.workspace, options.cwd ?? '.');
     const { redactor, secretEnv } = this.host.current;
-    const env = { ...buildEnv({ policy: this.policy.env, inherited: this.callerEnv, overrides: options.env, home: this.policy.home, cwd }), ...secretEnv };
+    checkOverrides(policy.env, options.env); // a bad value fails the call before anything starts
     const runId = randomUUID();
+    // The environment and the protected paths' snapshot are taken when the backend sends the command
+    // (request.env), after it started the launcher: on a cold launch the sandbox is built meanwhile.
     // Protected paths that do not exist yet cannot be re-bound read-only; if the command creates one
     // (e.g. `git init` makes .git/hooks), the caller is told, and later commands protect it.
-    const protectedNow = existingPaths(this.policy.fs.protected);
-    const missingProtected = this.policy.fs.protected.filter((_, i) => !protectedNow[i]);
+    let missingProtected: readonly string[] = [];
+    let env: Record<string, string> | undefined;
+    const commandEnv = (): Record<string, string> => {
+      if (env) return env;
+      missingProtected = missingPaths(policy.fs.protected);
+      env = { ...buildEnv({ policy: policy.env, inherited: this.callerEnv, overrides: options.env, home: policy.home, cwd }), ...secretEnv };
+      return env;
+    };
     const started = performance.now();
     const maxOutput = options.maxOutputBytes ?? this.policy.limits.maxOutputBytes ?? 64 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? this.policy.limits.timeoutMs;
@@ -283,7 +304,15 @@ export class Sandbox extends EventEmitter {
     const running = (() => {
       try {
         // Network decisions (allowlist mode) are audit events of this run.
-        return start({ argv, cwd, env, runId, audit: (level, event, msg) => audit(log, level, event, msg) });
+        return start({
+          argv,
+          cwd,
+          get env() {
+            return commandEnv();
+          },
+          runId,
+          audit: (level, event, msg) => audit(log, level, event, msg),
+        });
       } catch (e) {
         audit(log, 'error', { event: 'exec.setup_failed', error: String(e) }, 'sandbox setup failed');
         logEnd({ exitCode: null, signal: null, limit: null, setupFailed: true });
@@ -299,16 +328,17 @@ export class Sandbox extends EventEmitter {
     const capture = options.capture !== false;
     const out = new CappedCapture(maxOutput, () => end('output'));
     const err = new CappedCapture(maxOutput, () => end('output'));
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
+    const piped = streams ? { stdout: new PassThrough(), stderr: new PassThrough() } : undefined;
     running.stdout.on('data', (c: Buffer) => {
       if (capture) out.push(c);
     });
     running.stderr.on('data', (c: Buffer) => {
       if (capture) err.push(c);
     });
-    redactor.pipe(running.stdout, stdout);
-    redactor.pipe(running.stderr, stderr);
+    if (piped) {
+      redactor.pipe(running.stdout, piped.stdout);
+      redactor.pipe(running.stderr, piped.stderr);
+    }
 
     const timer = timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => end('timeout'), timeoutMs) : undefined;
     const onAbort = () => end('abort');
@@ -371,8 +401,8 @@ export class Sandbox extends EventEmitter {
     });
     return {
       runId,
-      stdout,
-      stderr,
+      stdout: piped?.stdout ?? running.stdout,
+      stderr: piped?.stderr ?? running.stderr,
       write: (data) => running.stdin.write(data),
       end: (data) => {
         running.stdin.end(data);

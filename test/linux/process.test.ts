@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -191,6 +191,48 @@ describe('process lifecycle', () => {
       const mk = await sb.exec(['make', '-s']);
       assert.equal(mk.exitCode, 0, mk.stderr.toString());
       assert.ok(statSync(path.join(w.ws, 'out.txt')).size > 0);
+    }
+  });
+  it('each command reads process.env as it is then; a bad per-command value fails the call before anything starts', async () => {
+    const s = await w.sandbox({ env: ['CORDON_TEST_LIVE'] });
+    try {
+      process.env.CORDON_TEST_LIVE = 'one';
+      assert.equal((await s.exec(['sh', '-c', 'echo $CORDON_TEST_LIVE'])).stdout.toString(), 'one\n');
+      process.env.CORDON_TEST_LIVE = 'two';
+      assert.equal((await s.exec(['sh', '-c', 'echo $CORDON_TEST_LIVE'])).stdout.toString(), 'two\n');
+      delete process.env.CORDON_TEST_LIVE;
+      assert.equal((await s.exec(['sh', '-c', 'echo "[$CORDON_TEST_LIVE]"'])).stdout.toString(), '[]\n');
+      await assert.rejects(s.exec(['true'], { env: { 'A=B': 'x' } }), /invalid environment variable name/);
+      assert.throws(() => s.spawn(['true'], { env: { X: 'a\0b' } }), /NUL byte/);
+    } finally {
+      delete process.env.CORDON_TEST_LIVE;
+      s.close();
+    }
+  });
+
+  it('a protected path created after quiet commands is still reported, in every way of running (cold, built ahead, session)', async () => {
+    for (const how of ['cold', 'ahead', 'session'] as const) {
+      const w2 = makeWorld();
+      rmSync(path.join(w2.ws, '.git'), { recursive: true });
+      const s = await w2.sandbox({ prespawn: how !== 'cold' });
+      const session = how === 'session' ? await s.session() : undefined;
+      try {
+        const run = (argv: string[]) => (session ?? s).exec(argv);
+        for (let i = 0; i < 3; i++) {
+          const quiet = await run(['true']);
+          assert.deepEqual(quiet.violations, [], `${how}: ${JSON.stringify(quiet.violations)}`);
+          await sleep(20); // a sandbox built ahead is ready
+        }
+        const init = await run(['git', 'init', '-q']);
+        assert.equal(init.exitCode, 0, init.stderr.toString());
+        assert.ok(init.violations.some((v) => v.what === path.join(w2.ws, '.git', 'hooks') && v.source === 'cordon'), `${how}: ${JSON.stringify(init.violations)}`);
+        const after = await run(['true']);
+        assert.deepEqual(after.violations, [], `${how}: reported once, not again`);
+      } finally {
+        await session?.close();
+        await s.close();
+        w2.cleanup();
+      }
     }
   });
 });
