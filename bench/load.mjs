@@ -22,7 +22,8 @@ export function fdCount() {
 /**
  * Processes this process started, directly or through its launch server: [{pid, state, comm}]
  * (state Z = zombie). The launch server itself (one per Node process, resident by design:
- * src/linux/launch-server.ts) is not a leftover; the launchers it forks are, if any remain.
+ * src/linux/launch-server.ts) and its standby (the next launcher, forked ahead and waiting, named
+ * cordon-standby) are not leftovers; the launchers it forks are, if any remain.
  */
 export function childProcesses() {
   const procs = [];
@@ -40,7 +41,7 @@ export function childProcesses() {
   }
   const servers = new Set(procs.filter((p) => p.ppid === process.pid && p.server && p.state !== 'Z').map((p) => p.pid));
   return procs
-    .filter((p) => (p.ppid === process.pid && !servers.has(p.pid)) || servers.has(p.ppid))
+    .filter((p) => (p.ppid === process.pid && !servers.has(p.pid)) || (servers.has(p.ppid) && !(p.comm === 'cordon-standby' && p.state !== 'Z')))
     .map(({ pid, state, comm }) => ({ pid, state, comm }));
 }
 

@@ -1,4 +1,4 @@
-// cordon – receiving fixed-size messages with attached fds (SCM_RIGHTS) on a unix stream socket.
+// cordon – fixed-size messages with attached fds (SCM_RIGHTS) on a unix socket, both ways.
 #include "fd_passing.h"
 
 #include <sys/socket.h>
@@ -37,6 +37,28 @@ ssize_t recv_with_fds(int sock, void* buf, size_t len, int* fds, unsigned max_fd
   }
   if (n > 0 && (mh.msg_flags & MSG_CTRUNC)) return -1;
   return n;
+}
+
+bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds) {
+  if (nfds > kMaxFds) return false;
+  iovec iov = {const_cast<void*>(buf), len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  msghdr mh;
+  std::memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (nfds > 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &mh, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(len);
 }
 
 }  // namespace cordon

@@ -1,4 +1,4 @@
-// cordon – receiving fixed-size messages with attached fds (SCM_RIGHTS) on a unix stream socket.
+// cordon – fixed-size messages with attached fds (SCM_RIGHTS) on a unix socket, both ways.
 #pragma once
 #include <sys/types.h>
 
@@ -11,5 +11,8 @@ namespace cordon {
  * `fds`, which the caller owns even when the result is short.
  */
 ssize_t recv_with_fds(int sock, void* buf, size_t len, int* fds, unsigned max_fds, unsigned* nfds);
+
+/** Sends `len` bytes with `nfds` fds (at most 8) attached; true when all of it went. */
+bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds);
 
 }  // namespace cordon

@@ -1,9 +1,11 @@
 // cordon – the launch server: a resident launcher that forks a fresh launcher per command.
 //
 // Node's child_process.spawn costs ~1-1.5 ms of its event loop per command (it waits for exec);
-// a fork of this small static process costs ~0.1 ms. The server holds no sandbox state: each
-// child dup2s the fds that came with its request onto 0-4 and runs the same launch() as a spawned
-// launcher, so what a command gets is identical either way.
+// a fork of this small static process costs ~0.1 ms, and even that is off the critical path: a
+// *standby* child is forked ahead and waits on a socketpair; a request's fds are handed to it, and
+// the next standby is forked after the reply, while the launcher works. The server holds no sandbox
+// state: each child dup2s the fds that came with its request onto 0-4 and runs the same launch()
+// as a spawned launcher, so what a command gets is identical either way.
 //
 // Protocol on fd 3 (a unix stream socket; Node writes with sendmsg, reads lines):
 //   request  16 bytes {magic "CLR1", id, fd count, 0} + SCM_RIGHTS: stdin, stdout, stderr, status
@@ -98,6 +100,49 @@ void close_all(const int* fds, unsigned n) {
   ::_exit(launch_fn());
 }
 
+// A forked child waiting for the next request (its fds come over `sock`), or none (pid -1).
+struct Standby {
+  pid_t pid = -1;
+  int sock = -1;
+};
+
+// Forks a standby: it dies with the server (PDEATHSIG), holds nothing of the server's but the
+// socketpair end, and becomes a launcher when a request arrives (EOF: the server let it go).
+Standby fork_standby(int sigfd, const sigset_t& old_mask, pid_t caller, int (*launch_fn)()) {
+  const pid_t server = ::getpid();
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != server) ::_exit(0);
+    ::prctl(PR_SET_NAME, "cordon-standby", 0, 0, 0);  // resident like the server, not a leftover launcher
+    ::close(sv[0]);
+    ::close(sigfd);
+    ::close(kControlFd);  // only the server reads requests; become_launcher puts the status fd here
+    Request req;
+    int fds[kMaxFds];
+    unsigned nfds = 0;
+    if (recv_with_fds(sv[1], &req, sizeof req, fds, kMaxFds, &nfds) != static_cast<ssize_t>(sizeof req) || nfds < 4 || nfds != req.nfds) ::_exit(0);
+    ::close(sv[1]);
+    ::prctl(PR_SET_NAME, "cordon-launcher", 0, 0, 0);
+    become_launcher(fds, nfds, old_mask, caller, launch_fn);
+  }
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    return {};
+  }
+  return {pid, sv[0]};
+}
+
+// Lets a standby go (it exits on EOF) and reaps it.
+void drop_standby(Standby* s) {
+  if (s->pid < 0) return;
+  ::close(s->sock);
+  ::waitpid(s->pid, nullptr, 0);
+  *s = Standby{};
+}
+
 }  // namespace
 
 int run_server(int (*launch_fn)()) {
@@ -111,6 +156,7 @@ int run_server(int (*launch_fn)()) {
   int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) return 125;
   std::map<pid_t, Child> children;
+  Standby standby = fork_standby(sigfd, old_mask, node_pid, launch_fn);
   char line[96];
   struct pollfd pfd[2] = {{kControlFd, POLLIN, 0}, {sigfd, POLLIN, 0}};
   for (;;) {
@@ -123,6 +169,15 @@ int run_server(int (*launch_fn)()) {
       while (::read(sigfd, &si, sizeof si) == sizeof si) {
       }
       // Report each ended launcher once, without reaping it (WNOWAIT): see the protocol above.
+      // A standby that died unused (killed from outside): reap it; the next request forks.
+      if (standby.pid > 0) {
+        siginfo_t info;
+        std::memset(&info, 0, sizeof info);
+        if (::waitid(P_PID, static_cast<id_t>(standby.pid), &info, WEXITED | WNOHANG) == 0 && info.si_pid == standby.pid) {
+          ::close(standby.sock);
+          standby = Standby{};
+        }
+      }
       for (auto& [pid, child] : children) {
         if (child.reported) continue;
         siginfo_t info;
@@ -158,10 +213,19 @@ int run_server(int (*launch_fn)()) {
       reply(line);
       continue;
     }
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(sigfd);
-      become_launcher(fds, nfds, old_mask, node_pid, launch_fn);
+    // The standby takes it (no fork on the critical path); without one, or if it is gone, fork now.
+    pid_t pid = -1;
+    if (standby.pid > 0 && send_with_fds(standby.sock, &req, sizeof req, fds, nfds)) {
+      pid = standby.pid;
+      ::close(standby.sock);
+      standby = Standby{};
+    } else {
+      drop_standby(&standby);
+      pid = ::fork();
+      if (pid == 0) {
+        ::close(sigfd);
+        become_launcher(fds, nfds, old_mask, node_pid, launch_fn);
+      }
     }
     int err = errno;
     close_all(fds, nfds);
@@ -172,8 +236,10 @@ int run_server(int (*launch_fn)()) {
       std::snprintf(line, sizeof line, "S %u %d\n", req.id, pid);
     }
     reply(line);
+    if (standby.pid < 0) standby = fork_standby(sigfd, old_mask, node_pid, launch_fn);
   }
   // Our launchers die with us (their PDEATHSIG), and their sandboxes with them.
+  drop_standby(&standby);
   return 0;
 }
 
