@@ -5,6 +5,7 @@
 //                                               if it would block or the peer is gone
 #include <napi.h>
 
+#include "../launcher/fd_passing.h"
 #include "errors.h"
 
 #include <fcntl.h>
@@ -44,23 +45,7 @@ Napi::Value StreamPair(const Napi::CallbackInfo& info) {
 // One non-blocking sendmsg of `data` with `fds` attached (SCM_RIGHTS, none when nfds is 0): true when
 // all of it went, false when it would block or the peer is gone; other errors throw.
 Napi::Value SendWithFds(Napi::Env env, int fd, const void* data, size_t len, const int* fds, size_t nfds) {
-  iovec iov = {const_cast<void*>(data), len};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * (nfds == 0 ? 1 : nfds)), 0);
-  msghdr mh;
-  std::memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (nfds > 0) {
-    mh.msg_control = control.data();
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t n;
-  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  ssize_t n = cordon::sendmsg_with_fds(fd, data, len, fds, static_cast<unsigned>(nfds), MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EPIPE || errno == ECONNRESET)) return Napi::Boolean::New(env, false);
   if (n < 0) return ThrowErrno(env, "sendmsg", errno);
   return Napi::Boolean::New(env, static_cast<size_t>(n) == len);

@@ -39,10 +39,14 @@ ssize_t recv_with_fds(int sock, void* buf, size_t len, int* fds, unsigned max_fd
   return n;
 }
 
-bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds) {
-  if (nfds > kMaxFds) return false;
+ssize_t sendmsg_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds, int flags) {
+  constexpr unsigned kMaxSent = 16;
+  if (nfds > kMaxSent) {
+    errno = EINVAL;
+    return -1;
+  }
   iovec iov = {const_cast<void*>(buf), len};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxSent)];
   msghdr mh;
   std::memset(&mh, 0, sizeof mh);
   mh.msg_iov = &iov;
@@ -57,8 +61,12 @@ bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsign
     std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
   ssize_t n;
-  do n = ::sendmsg(sock, &mh, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(len);
+  do n = ::sendmsg(sock, &mh, MSG_NOSIGNAL | flags); while (n < 0 && errno == EINTR);
+  return n;
+}
+
+bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds) {
+  return sendmsg_with_fds(sock, buf, len, fds, nfds, 0) == static_cast<ssize_t>(len);
 }
 
 }  // namespace cordon

@@ -12,7 +12,14 @@ namespace cordon {
  */
 ssize_t recv_with_fds(int sock, void* buf, size_t len, int* fds, unsigned max_fds, unsigned* nfds);
 
-/** Sends `len` bytes with `nfds` fds (at most 8) attached; true when all of it went. */
+/**
+ * One sendmsg of `len` bytes with `nfds` fds (at most 16; none when 0) attached, retried on EINTR,
+ * MSG_NOSIGNAL plus `flags`: the bytes sent, or -1 with errno (EINVAL for too many fds). Shared by
+ * the launcher and the Node addon (native/addon/fds.cc).
+ */
+ssize_t sendmsg_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds, int flags);
+
+/** Sends `len` bytes with `nfds` fds attached, blocking; true when all of it went. */
 bool send_with_fds(int sock, const void* buf, size_t len, const int* fds, unsigned nfds);
 
 }  // namespace cordon
