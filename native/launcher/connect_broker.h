@@ -1,5 +1,5 @@
-// cordon – pid 1 performs every connect() of an allowlist sandbox (the design and the safety argument
-// are in connect_broker.cc).
+// cordon – pid 1 performs every connect() of the sandbox: the unix-socket guard, and the allowlist
+// hand-over of host sockets (the design and the safety argument are in connect_broker.cc).
 #pragma once
 #include "plan.h"
 
