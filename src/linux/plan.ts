@@ -10,7 +10,7 @@ import { LANDLOCK_ABI_USED, landlockRules, scopes, writeRights } from './landloc
 import { detectCgroups, encodeLimits, limitSupport, type LimitsPlan } from './limits.js';
 import type { LinuxProbe } from './probe.js';
 import { loadNetAddon } from '../net/addon.js';
-import { brokerUnusableReason, brokerUsable, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
+import { brokerUnusableReason, captures, CAPTURE_PORT, CHANNEL_FD, PROXY_PORT, resolvConfMount } from '../net/plan.js';
 import { mountTree } from './mountplan.js';
 import { buildSeccompFilter } from './seccomp/index.js';
 import { Tag, WireWriter, type MountOp } from './wire.js';
@@ -97,8 +97,9 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   // sandbox (unix_guard.h) and, in allowlist mode, connects allowed TCP from the host (relay-free,
   // docs/network.md). Where it could not act for the caller the kernel connects: allowlist traffic is
   // relayed, and host sockets are masked only where the compile-time walk of the home found them.
-  const broker = brokerUsable();
-  if (!broker) warnings.push(`the unix-socket guard is off (${brokerUnusableReason()}): a host service's unix socket is refused only where a mask hides it (sockets found in the home when the profile was compiled)`);
+  const brokerOff = brokerUnusableReason();
+  const broker = brokerOff === '';
+  if (!broker) warnings.push(`the unix-socket guard is off (${brokerOff}): a host service's unix socket is refused only where a mask hides it (sockets found in the home when the profile was compiled)`);
   const { program, notifyErrno } = buildSeccompFilter({ network: policy.network.mode, guardSetid: probe.uid === 0, superviseConnect: broker });
 
   const w = new WireWriter();
@@ -113,8 +114,10 @@ export function planLinux(policy: Policy, probe: LinuxProbe): LinuxPlan {
   for (const [nr, errno] of notifyErrno) w.fields(Tag.notifyErrno, String(nr), String(errno));
   // With its own network namespace the sandbox knows its sockets exactly; sharing the host's, a socket
   // on a read-only mount is still known to be the host's.
-  if (broker) w.record(Tag.unixGuard, policy.network.mode === 'host' ? 'readonly' : 'netns');
-  if (broker) for (const s of policy.network.unixSockets) w.record(Tag.unixAllow, s);
+  if (broker) {
+    w.record(Tag.unixGuard, policy.network.mode === 'host' ? 'readonly' : 'netns');
+    for (const s of policy.network.unixSockets) w.record(Tag.unixAllow, s);
+  }
   if (allowlist) {
     w.fields(Tag.netConfig, String(CHANNEL_FD), String(CAPTURE_PORT), String(PROXY_PORT), broker ? 'broker' : 'relay');
     for (const c of captures(policy.network)) w.fields(Tag.netCapture, c.action, c.cidr, String(c.ports[0]), String(c.ports[1]));

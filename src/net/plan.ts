@@ -76,22 +76,15 @@ function planCaptures(rules: NetworkPolicy['rules']): Capture[] {
   return out;
 }
 
-/**
- * Whether the sandbox's pid 1 can perform connect() for the command (the relay-free path,
- * native/launcher/connect_broker.cc). It takes the caller's socket with pidfd_getfd, which Yama's
- * ptrace_scope 2 (admin only) and 3 (none) refuse to a process without CAP_SYS_PTRACE; there, and
- * with CORDON_NET_BROKER=0 (comparisons, tests), the kernel connects and allowed traffic is relayed.
- */
-export function brokerUsable(): boolean {
-  return brokerUnusableReason() === '';
-}
-
 let yamaReason: string | undefined;
 
 /**
- * Why the broker cannot run here ('' when it can). Yama is read once per process (a plan is made per
- * compile); should an administrator raise it later, the broker's pidfd_getfd fails and connects
- * are refused (EPERM), never let through.
+ * Why the sandbox's pid 1 cannot perform connect() for the command here ('' when it can: the connect
+ * broker, native/launcher/connect_broker.cc). It takes the caller's socket with pidfd_getfd, which
+ * Yama's ptrace_scope 2 (admin only) and 3 (none) refuse to a process without CAP_SYS_PTRACE; there,
+ * and with CORDON_NET_BROKER=0 (comparisons, tests), the kernel connects: the unix-socket guard is
+ * off and allowed traffic is relayed. Yama is read once per process (a plan is made per compile);
+ * should an administrator raise it later, pidfd_getfd fails and connects are refused (EPERM).
  */
 export function brokerUnusableReason(): string {
   if (process.env.CORDON_NET_BROKER === '0') return 'CORDON_NET_BROKER=0';

@@ -243,8 +243,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
 
 /** Deny wins: a listed socket at or under a denied path stays hidden (its mask) and refused. */
 function reachableSockets(sockets: readonly string[], deny: readonly string[]): string[] {
-  const denied = (p: string) => deny.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`));
-  return [...new Set(sockets)].filter((s) => !denied(s)).sort();
+  return [...new Set(sockets)].filter((s) => !deny.some((d) => isUnder(s, d))).sort();
 }
 
 /**

@@ -207,7 +207,7 @@ describe('unix-socket guard: red team 3', { skip: unavailable }, () => {
 
   // ---------------------------------------------------------------- holes
 
-  it('HOLE (medium) connect() with an AF_UNIX address longer than sockaddr_un (addrlen 112-128) overruns a stack buffer in pid 1: the fortify check aborts pid 1 and the whole sandbox dies (controls: EINVAL on the host and with the guard off)', async (t) => {
+  it('fixed (#1, medium) connect() with an AF_UNIX address longer than sockaddr_un (addrlen 112-128) overruns a stack buffer in pid 1: the fortify check aborts pid 1 and the whole sandbox dies (controls: EINVAL on the host and with the guard off)', async (t) => {
     if (attackMissing) return t.skip(attackMissing);
     // Control 1: the kernel refuses an AF_UNIX address longer than 110 bytes.
     assert.deepEqual(await hostRun([attack, 'longlen', '128']), ['connect:EINVAL'], 'control: the host kernel says EINVAL');
@@ -267,7 +267,7 @@ describe('unix-socket guard: red team 3', { skip: unavailable }, () => {
     });
   }
 
-  it('HOLE (medium) btrfs: the sandbox\'s own socket in a workspace on btrfs is refused as "bound outside" (stat() reports the subvolume\'s device, sock_diag the superblock\'s) (control: reachable with the guard off; a host socket in a nested subvolume with the same inode number stays refused)', async (t) => {
+  it('fixed (#3, medium) btrfs: the sandbox\'s own socket in a workspace on btrfs is refused as "bound outside" (stat() reports the subvolume\'s device, sock_diag the superblock\'s) (control: reachable with the guard off; a host socket in a nested subvolume with the same inode number stays refused)', async (t) => {
     if (!isRoot) return t.skip('needs root (a loop-mounted btrfs)');
     if (spawnSync('mkfs.btrfs', ['--version']).error) return t.skip('mkfs.btrfs is not installed (apt-get install btrfs-progs)');
     const img = path.join(root, 'btrfs.img');
@@ -327,7 +327,7 @@ os.unlink(own)
     }
   });
 
-  it('HOLE (low) a spawned launcher\'s stdio are the host\'s unix socketpairs: bind() on fd 1 registers an abstract name in the host\'s network namespace from a none-mode sandbox (controls: visible on the host for a host socketpair; a fresh sandbox socket\'s name is not)', async (t) => {
+  it('fixed (#4, low) a spawned launcher\'s stdio are the host\'s unix socketpairs: bind() on fd 1 registers an abstract name in the host\'s network namespace from a none-mode sandbox (controls: visible on the host for a host socketpair; a fresh sandbox socket\'s name is not)', async (t) => {
     const tag = `cordon-rt3-${process.pid}-${Date.now()}`;
     // Control: how a name bound on a host socketpair shows up here.
     const ctl = spawnSync(PYTHON, ['-c', `import socket\na, b = socket.socketpair()\na.bind('\\0${tag}-ctl')\nprint(open('/proc/net/unix').read().count('@${tag}-ctl'))`], { encoding: 'utf8' });
@@ -373,7 +373,7 @@ time.sleep(3)
     }
   });
 
-  it('HOLE (low) every refused unix connect is a violation record kept in the host\'s memory, without a bound: 20000 refusals in about a second (control: the loop really was refused 20000 times)', async () => {
+  it('fixed (#5, low) every refused unix connect is a violation record kept in the host\'s memory, without a bound: 20000 refusals in about a second (control: the loop really was refused 20000 times)', async () => {
     const target = path.join(home, '.flood', 'a', 'b', 'c', 'd', 'flood.sock');
     await hostService(target);
     const sb = await sandbox(true);
@@ -391,7 +391,7 @@ time.sleep(3)
     }
   });
 
-  it('HOLE (low) 64 blocking connects to a sandbox listener whose backlog is full hold every broker worker: any other connect() in the sandbox then hangs (control: with the guard off it is answered at once)', async () => {
+  it('fixed (#6, low) 64 blocking connects to a sandbox listener whose backlog is full hold every broker worker: any other connect() in the sandbox then hangs (control: with the guard off it is answered at once)', async () => {
     const script = String.raw`
 import socket, threading, signal, os, sys, time
 d = '/tmp/exhaust'; os.makedirs(d, exist_ok=True)
