@@ -252,6 +252,10 @@ for i in range(2):
     c = socket.socket(); c.setblocking(False); c.connect_ex(l.getsockname()); fill.append(c)
 print(l.getsockname()[1], flush=True)
 sys.stdin.readline()
+# Stop the fillers before draining: the second one's SYN is still being retried, and with backlog 0
+# the kernel answers SYNs with cookies (no SYN-ACK retries); were it to complete in the same instant
+# as the connect under test, that one's final ACK would be dropped and it would wait forever.
+for c in fill: c.close()
 l.settimeout(0.2); acc = []
 import time
 end = time.time() + 40
