@@ -11,6 +11,7 @@
             "native/launcher/report.cc",
             "native/launcher/namespaces.cc",
             "native/launcher/mounts.cc",
+            "native/launcher/dir_names.cc",
             "native/launcher/privileges.cc",
             "native/launcher/landlock.cc",
             "native/launcher/seccomp.cc",

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <string>
 
+#include "dir_names.h"
 #include "kernel_abi.h"
 #include "report.h"
 
@@ -268,9 +269,51 @@ struct MaskParent {
   int err = 0;
 } g_mask_parent;
 
-void forget_mask_parent() {
+void close_mask_parent() {
   if (g_mask_parent.fd >= 0) ::close(g_mask_parent.fd);
   g_mask_parent = MaskParent{};
+}
+
+// Before any op but a mask: the next mask looks everything up afresh (names, too, unless the op
+// only re-binds a path on itself, which adds none).
+void forget_mask_parent(MountKind next) {
+  close_mask_parent();
+  if (next != MountKind::kMask && next != MountKind::kRemountRo && next != MountKind::kPin) dir_names_forget();
+}
+
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
+}
+
+// Whether the listings already say `path` does not exist (its directory lacks it, or is missing).
+bool known_absent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash != std::string::npos && path != "/" && dir_names_absent(dir_of(path), path.c_str() + slash + 1);
+}
+
+// A lookup of `path` found nothing: after two in one directory, that directory is listed (or, when
+// it is missing itself, remembered as such), so the rest of the run costs no lookup (dir_names.h).
+void note_absent(const std::string& path) {
+  const std::string dir = dir_of(path);
+  if (dir == "/" || !dir_names_wants_listing(dir)) return;
+  Fd fd(open_mountpoint(dir, true, false));
+  if (fd.ok()) dir_names_list(dir, fd.get());
+  else if (errno == ENOENT || errno == ENOTDIR) dir_names_missing(dir);
+}
+
+// Opens the directory of masks (`parent`, of the plan's masks sorted by depth then path). A missing
+// one is often one of many missing siblings (/etc/vendor0, /etc/vendor12 …).
+void open_mask_parent(const std::string& parent) {
+  close_mask_parent();
+  g_mask_parent.path = parent;
+  if (known_absent(parent)) {
+    g_mask_parent.err = ENOENT;
+    return;
+  }
+  g_mask_parent.fd = open_mountpoint(parent, true, false);
+  g_mask_parent.err = g_mask_parent.fd < 0 ? errno : 0;
+  if (g_mask_parent.fd < 0 && errno == ENOENT) note_absent(parent);
 }
 
 // Opens a mask's target: its directory (shared with the previous mask when the same) plus the name.
@@ -278,22 +321,28 @@ int open_mask_target(const std::string& dst) {
   const size_t slash = dst.rfind('/');
   if (slash == 0 || slash == std::string::npos) return open_mountpoint(dst, true, false);
   const std::string parent = dst.substr(0, slash);
-  if (g_mask_parent.path != parent) {
-    forget_mask_parent();
-    g_mask_parent.path = parent;
-    g_mask_parent.fd = open_mountpoint(parent, true, false);
-    g_mask_parent.err = g_mask_parent.fd < 0 ? errno : 0;
-  }
+  if (g_mask_parent.path != parent) open_mask_parent(parent);
   if (g_mask_parent.fd < 0) {
     errno = g_mask_parent.err;
+    return -1;
+  }
+  const char* name = dst.c_str() + slash + 1;
+  if (dir_names_absent(parent, name)) {
+    errno = ENOENT;
     return -1;
   }
   // Most denied paths do not exist: a stat says so without the file an open allocates (~0.6 µs
   // each, for ~100 paths in the default profile). What exists is opened as before; one created in
   // between is as if created just after the open, and one that is a symlink fails there (ELOOP).
   struct stat st;
-  if (::fstatat(g_mask_parent.fd, dst.c_str() + slash + 1, &st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
-  return open_no_symlinks(g_mask_parent.fd, dst.c_str() + slash + 1, O_PATH);
+  const bool found = ::fstatat(g_mask_parent.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  const int err = errno;
+  if (dir_names_wants_listing(parent)) dir_names_list(parent, g_mask_parent.fd);
+  if (!found) {
+    errno = err;
+    return -1;
+  }
+  return open_no_symlinks(g_mask_parent.fd, name, O_PATH);
 }
 
 // Masks a denied path: the empty, read-only, mode-000 directory over a directory, or the empty
@@ -327,9 +376,13 @@ bool mask(const MountOp& op) {
 // read-write to pin it (a mountpoint cannot be renamed or removed, so `.git` cannot be swapped for
 // a fresh directory whose config nobody protected).
 bool rebind(const MountOp& op, bool read_only) {
+  if (known_absent(op.dst)) return true;
   Fd target(open_mountpoint(op.dst, true, false));
   if (!target.ok()) {
-    if (errno == ENOENT || errno == ENOTDIR) return true;
+    const int err = errno;
+    if (err == ENOENT) note_absent(op.dst);
+    errno = err;
+    if (err == ENOENT || err == ENOTDIR) return true;
     return fail("remount-ro", "openat2", op.dst.c_str());
   }
   Fd tree(abi::open_tree(target.get(), "", abi::kOpenTreeClone | AT_EMPTY_PATH | AT_RECURSIVE | O_CLOEXEC));
@@ -374,7 +427,7 @@ bool make_leaf(const MountOp& op) {
 bool apply(const MountOp& op) {
   constexpr unsigned kRo = abi::kMountAttrRdonly | abi::kMountAttrNosuid | abi::kMountAttrNodev;
   constexpr unsigned kRw = abi::kMountAttrNosuid | abi::kMountAttrNodev;
-  if (op.kind != MountKind::kMask) forget_mask_parent();
+  if (op.kind != MountKind::kMask) forget_mask_parent(op.kind);
   if (op.dst == "/" || op.kind == MountKind::kMask || op.kind == MountKind::kRemountRo || op.kind == MountKind::kPin)
     forget_leaf_parent();
   switch (op.kind) {
@@ -416,7 +469,7 @@ bool apply_protections(const std::vector<MountOp>& ops) {
       if (!(ok = apply(op))) break;
     }
   }
-  forget_mask_parent();
+  forget_mask_parent(MountKind::kDir);
   forget_leaf_parent();
   ::close(g_newroot_fd);
   g_newroot_fd = -1;
@@ -490,7 +543,7 @@ bool build_root(const std::vector<MountOp>& ops, bool keeper, bool defer_detach)
   }
   TRACE_STEP("mount: all ops");
 
-  forget_mask_parent();
+  forget_mask_parent(MountKind::kDir);
   forget_leaf_parent();
   close_mask_source();  // attached: this close unmounts nothing
   if (scratch && ::umount2("/oldroot", MNT_DETACH) != 0) return fail("mount", "umount2", "/oldroot");

@@ -98,6 +98,50 @@ describe('masks at scale', () => {
     }
   });
 
+  it('many missing parents in one directory (listed after two lookups) skip their masks, yet the existing ones among them, before and after the listing, are masked (control: readable on the host)', async () => {
+    // v0..v29 under vendors/: only v1 (looked up before the directory is listed), v17 and v29 (after)
+    // exist; gone/ does not exist at all (its children are known absent after it is found missing).
+    const existing = ['vendors/v1/token', 'vendors/v17/token', 'vendors/v29/token'];
+    secrets(w.ws, existing);
+    writeFileSync(path.join(w.ws, 'vendors', 'v17', 'neighbour'), 'VISIBLE-v17\n');
+    const deny = [
+      ...Array.from({ length: 30 }, (_, i) => `vendors/v${i}/token`),
+      ...Array.from({ length: 10 }, (_, i) => `gone/g${i}/token`),
+    ].map((rel) => path.join(w.ws, rel));
+    const own = await w.sandbox({ deny, prespawn: false });
+    try {
+      for (const rel of existing) assert.equal(readFileSync(path.join(w.ws, rel), 'utf8'), `SECRET-${rel}\n`, 'control');
+      const out = await readInside(own, [...existing, 'vendors/v17/neighbour'].map((rel) => path.join(w.ws, rel)));
+      assert.doesNotMatch(out, /SECRET-/, out);
+      assert.match(out, /VISIBLE-v17/, out);
+      // Created after the Sandbox was made: the next launch lists the directory afresh.
+      secrets(w.ws, ['vendors/v5/token', 'gone/g3/token']);
+      const later = await readInside(own, ['vendors/v5/token', 'gone/g3/token'].map((rel) => path.join(w.ws, rel)));
+      assert.doesNotMatch(later, /SECRET-/, later);
+      assert.equal(readFileSync(path.join(w.ws, 'gone/g3/token'), 'utf8'), 'SECRET-gone/g3/token\n', 'control');
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('many protected files in one directory, a few existing: those are read-only inside, the rest of the directory writable (control: writable on the host)', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `hooks/h${String(i).padStart(2, '0')}`);
+    const existing = ['hooks/h02', 'hooks/h11', 'hooks/h19'];
+    secrets(w.ws, existing);
+    const own = await w.sandbox({ protected: names.map((rel) => path.join(w.ws, rel)), prespawn: false });
+    try {
+      const script = 'for f in "$@"; do if echo x >> "$f" 2>/dev/null; then echo "WROTE $f"; else echo "REFUSED $f"; fi; done';
+      const targets = [...existing, 'hooks/new-file'].map((rel) => path.join(w.ws, rel));
+      const r = await own.exec(['sh', '-c', script, 'sh', ...targets]);
+      const out = r.stdout.toString();
+      for (const rel of existing) assert.match(out, new RegExp(`REFUSED .*${rel}`), out);
+      assert.match(out, /WROTE .*hooks\/new-file/, `the directory itself stays writable: ${out}`);
+      for (const rel of existing) writeFileSync(path.join(w.ws, rel), 'host\n'); // control: writable outside
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a second Sandbox finds a .env created since the first one scanned the tree (shared listings; control: readable on the host)', async () => {
     const first = await w.sandbox({ prespawn: false });
     try {
