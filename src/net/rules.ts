@@ -66,7 +66,17 @@ function anyPort(rule: NetRule): boolean {
   return rule.ports.some(([lo, hi]) => lo <= 1 && hi >= 65535);
 }
 
+/** One engine per network policy (policies are frozen): every command's supervisor shares it. */
+const engines = new WeakMap<NetworkPolicy, RuleEngine>();
+
 export class RuleEngine {
+  /** The engine of `policy`, compiled once (~0.3 ms for 500 rules, otherwise paid per command). */
+  static for(policy: NetworkPolicy): RuleEngine {
+    let engine = engines.get(policy);
+    if (!engine) engines.set(policy, (engine = new RuleEngine(policy)));
+    return engine;
+  }
+
   private readonly rules: CompiledRule[];
 
   /** The `hosts` map with normalised names. */

@@ -100,7 +100,7 @@ export class NetSupervisor {
 
   constructor(policy: NetworkPolicy, private audit?: NetAudit) {
     this.addon = loadNetAddon();
-    this.engine = new RuleEngine(policy);
+    this.engine = RuleEngine.for(policy);
     const [ours, theirs] = this.addon.socketpair();
     this.channel = ours;
     this.childFd = theirs;
