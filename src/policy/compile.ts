@@ -52,6 +52,8 @@ interface GlobPlan {
   /** Host sockets the profile lets the command reach (network.unixSockets): never masked. */
   unixSockets: ReadonlySet<string>;
   index: GlobIndex;
+  /** Every root the walk starts from (scan roots and socket roots, once each). */
+  walkRoots: readonly string[];
   /** What the hits depend on (scans, socket roots, allowed secrets), as a key of `quietWalks` (see globScans). */
   readonly key: string;
 }
@@ -64,7 +66,7 @@ interface GlobPlan {
 interface QuietWalk {
   changes: number;
   roots: ReadonlyMap<string, bigint | undefined>;
-  hits: Map<string, RuleOrigin>;
+  hits: ReadonlyMap<string, RuleOrigin>;
 }
 const quietWalks = new Map<string, QuietWalk>();
 const MAX_QUIET_WALKS = 64;
@@ -72,24 +74,35 @@ const MAX_QUIET_WALKS = 64;
 function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
   return new Map(roots.map((r) => [r, inodeOf(r)]));
 }
-/** Each compiled policy's glob plan, with the glob hits its deny list holds. */
-const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string> }>();
+function walkRootsOf(scans: GlobPlan['scans'], socketRoots: GlobPlan['socketRoots']): string[] {
+  return [...new Set([...scans.flatMap((s) => s.roots), ...socketRoots.map((s) => s.root)])];
+}
+/**
+ * Each compiled policy's glob plan, with the glob hits its deny list holds (`walked`: the walk's
+ * answer they came from; the same answer again means the same hits, without comparing them).
+ */
+const globPlans = new WeakMap<Policy, { plan: GlobPlan; hits: ReadonlySet<string>; walked: ReadonlyMap<string, RuleOrigin> }>();
 
 /** The glob hits now, less the sockets the profile lets the command reach; `pass` as in dircache.ts. */
-function globHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
-  const hits = walkedHits(plan, pass);
+function globHits(plan: GlobPlan, pass: object): { hits: ReadonlyMap<string, RuleOrigin>; walked: ReadonlyMap<string, RuleOrigin> } {
+  const walked = walkedHits(plan, pass);
+  if (![...plan.unixSockets].some((s) => walked.has(s))) return { hits: walked, walked };
+  const hits = new Map(walked);
   for (const s of plan.unixSockets) hits.delete(s);
-  return hits;
+  return { hits, walked };
 }
 
-/** The glob hits and found sockets now; `pass` as in dircache.ts (one per compile, one per refresh). */
-function walkedHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
+/**
+ * The glob hits and found sockets now; `pass` as in dircache.ts (one per compile, one per refresh).
+ * While nothing changed, the same (read-only) map as the last time.
+ */
+function walkedHits(plan: GlobPlan, pass: object): ReadonlyMap<string, RuleOrigin> {
   // Nothing changed under the walked trees since the last walk: its hits stand (one stat per root).
   const changes = changeCount();
-  const roots = [...new Set([...plan.scans.flatMap((s) => s.roots), ...plan.socketRoots.map((s) => s.root)])];
+  const roots = plan.walkRoots;
+  const q = changes === undefined ? undefined : quietWalks.get(plan.key);
+  if (q && q.changes === changes && roots.every((r) => q.roots.get(r) === inodeOf(r))) return q.hits;
   const rootsNow = changes === undefined ? undefined : rootInodes(roots);
-  const q = rootsNow && quietWalks.get(plan.key);
-  if (q && rootsNow && q.changes === changes && roots.every((r) => q.roots.get(r) === rootsNow.get(r))) return new Map(q.hits);
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();
@@ -116,7 +129,7 @@ function walkedHits(plan: GlobPlan, pass: object): Map<string, RuleOrigin> {
     quietWalks.delete(key); // re-inserted last: the map stays in least-recently-walked order
     if (passFullyWatched(pass)) {
       if (quietWalks.size >= MAX_QUIET_WALKS) quietWalks.delete(quietWalks.keys().next().value as string);
-      quietWalks.set(key, { changes, roots: rootsNow, hits: new Map(hits) });
+      quietWalks.set(key, { changes, roots: rootsNow, hits });
     }
   }
   return hits;
@@ -132,13 +145,13 @@ export function refreshGlobDenies(policy: Policy): Policy {
   const known = globPlans.get(policy);
   if (!known || (known.plan.scans.length === 0 && known.plan.socketRoots.length === 0)) return policy;
   const { plan } = known;
-  const hits = globHits(plan, {});
+  const { hits, walked } = globHits(plan, {});
   // The same hits make the same deny list (literal ∪ hits): nothing to rebuild.
-  if (hits.size === known.hits.size && [...hits.keys()].every((h) => known.hits.has(h))) return policy;
+  if (walked === known.walked || (hits.size === known.hits.size && [...hits.keys()].every((h) => known.hits.has(h)))) return policy;
   const deny = [...new Set([...plan.literal, ...hits.keys()])].sort();
   const provenance = policy.provenance && { ...policy.provenance, deny: { ...policy.provenance.deny, ...Object.fromEntries(hits) } };
   const next = deepFreeze({ ...policy, fs: { ...policy.fs, deny }, ...(provenance ? { provenance } : {}) });
-  globPlans.set(next, { plan, hits: new Set(hits.keys()) });
+  globPlans.set(next, { plan, hits: new Set(hits.keys()), walked });
   return next;
 }
 
@@ -213,8 +226,8 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
   // Literal paths are denied together with their real targets, resolved in one batch (realpaths.ts).
   const literal = literalDenies(memo, denied, realPaths(denied.literalPaths, pass));
   const { denyGlobs, scans, socketRoots, planKey } = globScans(memo, entries, denied, read, write);
-  const plan: GlobPlan = { literal: literal.paths, scans, socketRoots, allowSecrets: denied.allowSecrets, unixSockets: new Set(unixSockets), index: options.globIndex ?? new GlobIndex(), key: planKey };
-  const hits = globHits(plan, pass);
+  const plan: GlobPlan = { literal: literal.paths, scans, socketRoots, allowSecrets: denied.allowSecrets, unixSockets: new Set(unixSockets), index: options.globIndex ?? new GlobIndex(), walkRoots: walkRootsOf(scans, socketRoots), key: planKey };
+  const { hits, walked } = globHits(plan, pass);
   const denyList = denyListOf(memo, literal, hits);
 
   const rest = entries.rest();
@@ -237,7 +250,7 @@ export function compilePolicy(profile: Profile, options: CompileOptions): Policy
     provenance: { ...prov, deny: denyList.provenance, env: rest.envProvenance, fields: rest.fields },
   };
   const frozen = deepFreeze(policy);
-  globPlans.set(frozen, { plan, hits: new Set(hits.keys()) });
+  globPlans.set(frozen, { plan, hits: new Set(hits.keys()), walked });
   return frozen;
 }
 
