@@ -32,12 +32,37 @@ constexpr uint32_t kMaxRecord = 64u << 20;  // one record (e.g. an env value) ma
 class PlanReader {
  public:
   explicit PlanReader(int fd) : fd_(fd) {}
+  /** A reader of `len` bytes in memory (fd -1): the end of them is EOF. */
+  void load(const char* data, size_t len) {
+    len = len < sizeof buf_ ? len : sizeof buf_;
+    std::memcpy(buf_, data, len);
+    pos_ = 0;
+    end_ = len;
+  }
+  size_t consumed() const { return pos_; }
+  /** Whether what comes next is exactly `bytes` (reading once if nothing is buffered); if so, skips it. */
+  bool skip_if_next(const std::string& bytes) {
+    while (pos_ == end_ && fd_ >= 0) {
+      ssize_t n = ::read(fd_, buf_, sizeof buf_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      pos_ = 0;
+      end_ = static_cast<size_t>(n);
+    }
+    if (end_ - pos_ < bytes.size() || std::memcmp(buf_ + pos_, bytes.data(), bytes.size()) != 0) return false;
+    pos_ += bytes.size();
+    return true;
+  }
   /** While waiting for data, also watch `fd` (init's life pipe): it hanging up means give up. */
   void watch(int fd) { watch_fd_ = fd; }
   bool read_exact(void* buf, size_t len) {
     auto* out = static_cast<char*>(buf);
     while (len > 0) {
       if (pos_ == end_) {
+        if (fd_ < 0) {
+          errno = EPIPE;
+          return false;
+        }
         if (watch_fd_ >= 0) {
           struct pollfd fds[2] = {{fd_, POLLIN, 0}, {watch_fd_, POLLIN, 0}};
           int r = ::poll(fds, 2, -1);
@@ -101,10 +126,19 @@ bool parse_mount_kind(const std::string& s, MountKind* k) {
   return false;
 }
 
+bool g_silent = false;  // decoding for remember_setup: no SETUP records (fd 3 is the server's control socket)
+
 bool bad_record(const char* what) {
   errno = EINVAL;
-  return fail("read-plan", "decode", what);
+  return g_silent ? false : fail("read-plan", "decode", what);
 }
+
+// The setup part remember_setup() decoded last, with its bytes.
+struct DecodedSetup {
+  bool valid = false;
+  std::string bytes;
+  Plan plan;
+} g_decoded;
 
 
 // One reader for both parts: bytes buffered past END_SETUP stay in it (and in init's copy of it
@@ -115,17 +149,19 @@ PlanReader* reader_for(int fd) {
 }
 
 // Reads one record; returns false with errno set on EOF or a read error.
-bool next_record(int fd, uint32_t* tag, std::string* payload) {
+bool next_record(PlanReader* reader, uint32_t* tag, std::string* payload) {
   uint32_t header[2];
-  if (!reader_for(fd)->read_exact(header, sizeof header)) return false;
+  if (!reader->read_exact(header, sizeof header)) return false;
   if (header[1] > kMaxRecord) {
     errno = E2BIG;
     return false;
   }
   payload->assign(header[1], '\0');
   *tag = header[0];
-  return header[1] == 0 || reader_for(fd)->read_exact(payload->data(), header[1]);
+  return header[1] == 0 || reader->read_exact(payload->data(), header[1]);
 }
+
+bool decode_setup(PlanReader* reader, Plan* plan);
 
 }  // namespace
 
@@ -134,7 +170,7 @@ bool read_command(int fd, Plan* plan, int life_fd) {
   for (;;) {
     uint32_t tag;
     std::string payload;
-    if (!next_record(fd, &tag, &payload)) {
+    if (!next_record(reader_for(fd), &tag, &payload)) {
       if (errno == EPIPE) return false;  // discarded before use: nothing to report
       return fail("read-command", "read", "command record");
     }
@@ -151,10 +187,38 @@ bool read_command(int fd, Plan* plan, int life_fd) {
 }
 
 bool read_plan(int fd, Plan* plan) {
+  PlanReader* reader = reader_for(fd);
+  if (g_decoded.valid && reader->skip_if_next(g_decoded.bytes)) {
+    *plan = std::move(g_decoded.plan);
+    g_decoded = DecodedSetup{};
+    return true;
+  }
+  return decode_setup(reader, plan);
+}
+
+void remember_setup(const char* data, size_t len) {
+  if (g_decoded.valid && len >= g_decoded.bytes.size() && std::memcmp(data, g_decoded.bytes.data(), g_decoded.bytes.size()) == 0) return;
+  static PlanReader memory(-1);
+  memory.load(data, len);
+  g_decoded = DecodedSetup{};
+  g_silent = true;
+  const bool ok = decode_setup(&memory, &g_decoded.plan);
+  g_silent = false;
+  if (!ok) {
+    g_decoded = DecodedSetup{};
+    return;
+  }
+  g_decoded.bytes.assign(data, memory.consumed());
+  g_decoded.valid = true;
+}
+
+namespace {
+
+bool decode_setup(PlanReader* reader, Plan* plan) {
   for (;;) {
     uint32_t tag;
     std::string payload;
-    if (!next_record(fd, &tag, &payload)) return fail("read-plan", "read", "plan record");
+    if (!next_record(reader, &tag, &payload)) return g_silent ? false : fail("read-plan", "read", "plan record");
     const uint32_t len = static_cast<uint32_t>(payload.size());
     (void)len;
     uint64_t num = 0;
@@ -248,5 +312,7 @@ bool read_plan(int fd, Plan* plan) {
     }
   }
 }
+
+}  // namespace
 
 }  // namespace cordon

@@ -37,6 +37,7 @@
 #include "fd_passing.h"
 #include "kernel_abi.h"
 #include "limits.h"
+#include "plan.h"
 
 namespace cordon {
 namespace {
@@ -213,6 +214,11 @@ int run_server(int (*launch_fn)()) {
       reply(line);
       continue;
     }
+    // The setup part Node wrote into the status socket before the request: peeked (not consumed) now,
+    // before the launcher reads it, and decoded after the reply for the next standby (plan.h).
+    static char setup[64 * 1024];
+    ssize_t setup_len;
+    do setup_len = ::recv(fds[3], setup, sizeof setup, MSG_PEEK | MSG_DONTWAIT); while (setup_len < 0 && errno == EINTR);
     // The standby takes it (no fork on the critical path); without one, or if it is gone, fork now.
     pid_t pid = -1;
     if (standby.pid > 0 && send_with_fds(standby.sock, &req, sizeof req, fds, nfds)) {
@@ -236,6 +242,7 @@ int run_server(int (*launch_fn)()) {
       std::snprintf(line, sizeof line, "S %u %d\n", req.id, pid);
     }
     reply(line);
+    if (setup_len > 0) remember_setup(setup, static_cast<size_t>(setup_len));
     if (standby.pid < 0) standby = fork_standby(sigfd, old_mask, node_pid, launch_fn);
   }
   // Our launchers die with us (their PDEATHSIG), and their sandboxes with them.
