@@ -3,7 +3,7 @@
 // command starts a new one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
@@ -59,6 +59,27 @@ describe('launch server', () => {
     const yes = await sb.exec(['sh', '-c', 'yes | head -c 1 >/dev/null; echo done']);
     assert.equal(yes.stdout.toString(), 'done\n');
     assert.equal(yes.stderr.toString(), '');
+  });
+
+  it('the setup decoded ahead for the next standby is used only for a byte-identical setup: two Sandboxes launched alternately each get their own policy (control: the file is readable on the host)', async () => {
+    const secret = `${w.ws}/alternate-secret`;
+    writeFileSync(secret, 'SECRET\n');
+    assert.equal(readFileSync(secret, 'utf8'), 'SECRET\n', 'control');
+    const denying = await w.sandbox({ prespawn: false, deny: [secret] });
+    try {
+      const seen: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        for (const [name, box] of [['deny', denying], ['plain', sb]] as const) {
+          for (let k = 0; k < 2; k++) {
+            const r = await box.exec(['sh', '-c', `cat ${secret} 2>/dev/null || echo HIDDEN`]);
+            seen.push(`${name}:${r.stdout.toString().trim()}`);
+          }
+        }
+      }
+      assert.deepEqual([...new Set(seen)].sort(), ['deny:HIDDEN', 'plain:SECRET'], seen.join(' '));
+    } finally {
+      await denying.close();
+    }
   });
 
   it('killing the server kills its running sandboxes at once, nothing survives, and the next command starts a new server', async () => {
