@@ -237,7 +237,8 @@ if (!only) {
   const [real, real10, worst, worst10] = [scaleRow('realistic', 1000), scaleRow('realistic', 10), scaleRow('worst case', 1000), scaleRow('worst case', 10)];
   const scaleTotal = real ? real.compile.median + real.cold.median : 0;
   if (real && real10) {
-    row('profile with 1,000 rules (realistic mix, §4): compile (once per Sandbox) + cold launch (per command)', '≤ 5 ms', `${ms(real.compile.median)} + ${ms(real.cold.median)} = ${ms(scaleTotal)} ms (with the default pre-built launch: ${real.prebuilt ? ms(real.compile.median + real.prebuilt.median) : '–'} ms); the rules' share over a 10-rule profile: +${ms(real.compile.median - real10.compile.median)} ms compile, +${ms(real.cold.median - real10.cold.median)} ms launch`, scaleTotal <= 5);
+    const signed = (x) => `${x < 0 ? '−' : '+'}${ms(Math.abs(x))}`;
+    row('profile with 1,000 rules (realistic mix, §4): compile (once per Sandbox) + cold launch (per command)', '≤ 5 ms', `${ms(real.compile.median)} + ${ms(real.cold.median)} = ${ms(scaleTotal)} ms (with the default pre-built launch: ${real.prebuilt ? ms(real.compile.median + real.prebuilt.median) : '–'} ms); the rules' share over a 10-rule profile: ${signed(real.compile.median - real10.compile.median)} ms compile, ${signed(real.cold.median - real10.cold.median)} ms launch (within the run's noise when negative)`, scaleTotal <= 5);
   }
   const netRes = sec.net;
   if (netRes?.addedConnectMs !== undefined) {
