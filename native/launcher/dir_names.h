@@ -3,9 +3,9 @@
 // Most of a profile's denied paths do not exist (~330 of 356 in the scale bench's 1,000-rule
 // profile), and each cost a failed lookup at every launch. The masks come sorted (depth, then path),
 // so the ones in one directory, or with missing parents in one directory (/etc/vendor0/…,
-// /etc/vendor12/…), follow each other. The second lookup in a directory lists it; from then on a
-// name it does not hold is known absent without a syscall, and a name it holds is looked up as
-// before. The listing is exact for the run of masks: a mask mounts over an existing entry and adds
+// /etc/vendor12/…), follow each other. After a run of failed lookups in a directory it is listed;
+// from then on a name it does not hold is known absent without a syscall, and a name it holds is
+// looked up as before. The listing is exact for the run of masks: a mask mounts over an existing entry and adds
 // no name, and any other mount op forgets every listing (dir_names_forget). A file the host creates
 // meanwhile is as if created just after the lookup (a later command masks it).
 //
@@ -21,7 +21,7 @@ namespace cordon {
 // Whether `dir` (an absolute path in the new root) has been listed and holds no entry `name`.
 bool dir_names_absent(const std::string& dir, const char* name);
 
-// A lookup in `dir` needed a syscall: true on the second one, when it is worth listing.
+// A lookup in `dir` found nothing: true when enough have (dir_names.cc) that listing it pays.
 bool dir_names_wants_listing(const std::string& dir);
 
 // Lists `dir`, open as `fd` (O_PATH or not); a directory that cannot be listed exactly stays unlisted.

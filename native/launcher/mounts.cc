@@ -292,8 +292,8 @@ bool known_absent(const std::string& path) {
   return slash != std::string::npos && path != "/" && dir_names_absent(dir_of(path), path.c_str() + slash + 1);
 }
 
-// A lookup of `path` found nothing: after two in one directory, that directory is listed (or, when
-// it is missing itself, remembered as such), so the rest of the run costs no lookup (dir_names.h).
+// A lookup of `path` found nothing: after a run of such in one directory, that directory is listed
+// (or, when it is missing itself, remembered as such), so the rest of the run costs no lookup.
 void note_absent(const std::string& path) {
   const std::string dir = dir_of(path);
   if (dir == "/" || !dir_names_wants_listing(dir)) return;
@@ -337,7 +337,7 @@ int open_mask_target(const std::string& dst) {
   struct stat st;
   const bool found = ::fstatat(g_mask_parent.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
   const int err = errno;
-  if (dir_names_wants_listing(parent)) dir_names_list(parent, g_mask_parent.fd);
+  if (!found && err == ENOENT && dir_names_wants_listing(parent)) dir_names_list(parent, g_mask_parent.fd);
   if (!found) {
     errno = err;
     return -1;
