@@ -1,6 +1,7 @@
 // cordon – fd plumbing for the launch server (src/linux/launch-server.ts), part of the native addon:
 //   pipe()                    → [read, write]   pipe2(O_CLOEXEC)
 //   streamPair()              → [ours, theirs]  AF_UNIX SOCK_STREAM socketpair, both close-on-exec
+//   dup(fd)                   → fd              a close-on-exec copy (F_DUPFD_CLOEXEC)
 //   sendFds(fd, payload, fds) → bool            one sendmsg with SCM_RIGHTS (non-blocking); false
 //                                               if it would block or the peer is gone
 #include <napi.h>
@@ -40,6 +41,16 @@ Napi::Value StreamPair(const Napi::CallbackInfo& info) {
   return Pair(info.Env(), fds);
 }
 
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "dup(fd)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  int fd = ::fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(info.Env(), "fcntl(F_DUPFD_CLOEXEC)", errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 }  // namespace
 
 // One non-blocking sendmsg of `data` with `fds` attached (SCM_RIGHTS, none when nfds is 0): true when
@@ -72,5 +83,6 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
 void RegisterFdHelpers(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("streamPair", Napi::Function::New(env, StreamPair));
+  exports.Set("dup", Napi::Function::New(env, Dup));
   exports.Set("sendFds", Napi::Function::New(env, SendFds));
 }

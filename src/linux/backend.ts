@@ -1,5 +1,6 @@
 // cordon – the Linux backend: prepares a plan once per policy and drives the native launcher per command.
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 import { CordonError } from '../errors.js';
@@ -26,6 +27,7 @@ import { applyRecord, type RecordState } from './records.js';
 import { linuxCapabilities } from './doctor.js';
 import { launchServer } from './launch-server.js';
 import { SpawnedLaunch } from './spawned-launch.js';
+import { fdOfStream, StatusWriter } from './status-writer.js';
 import { guardLauncherCgroups, limitFromRecords, removeLauncherCgroups, type LimitsPlan } from './limits.js';
 
 export interface LinuxPrepared extends PreparedPolicy {
@@ -60,7 +62,10 @@ function requireProbe(): LinuxProbe {
 /** One launcher process: a sandbox being built (or built) and, once sent, the command in it. */
 interface Launch {
   readonly child: ChildProcessWithoutNullStreams;
+  /** The launcher's status socket, read for its records. */
   readonly status: Readable & Writable;
+  /** Writes the plan and the command into it (never through `status`: status-writer.ts says why). */
+  readonly writer: StatusWriter;
   readonly state: RecordState;
   readonly exited: Promise<BackendExit>;
   readonly net?: NetSupervisor;
@@ -106,12 +111,6 @@ function netAddonOrUndefined(): NetAddon | undefined {
   }
 }
 
-/** The fd behind a libuv pipe/socket (the status stream), for native calls on it; -1 if there is none. */
-function fdOfStream(stream: unknown): number {
-  const fd = (stream as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' ? fd : -1;
-}
-
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
 function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRole): Launch {
   // A session command uses its session's supervisor (made with the keeper, which received the
@@ -148,8 +147,10 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
       if (state.exit) onExitRecord();
     }
   });
-  status.on('error', () => {}); // EPIPE when the launcher fails before reading the whole plan
-  if (!setupSent) status.write(setup);
+  status.on('error', () => {}); // ECONNRESET once the launcher is gone without reading the command
+  const addon = netAddonOrUndefined();
+  const writer = new StatusWriter(status as unknown as Socket, addon ? (fd) => addon.dup(fd) : undefined);
+  if (!setupSent) writer.write(setup);
   child.stdin.on('error', () => {}); // the command may exit without reading its stdin
 
   // Settles as soon as init reported EXIT (it reaps every process first) and the output has
@@ -160,6 +161,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
+      writer.destroy();
       if (net && netOwned) {
         net.close(); // the command's tree is gone: stop serving, keep what was decided
         state.violations.push(...net.violations);
@@ -197,6 +199,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
   const launchObj: Launch = {
     child,
     status,
+    writer,
     state,
     exited,
     net,
@@ -311,7 +314,7 @@ function gone(l: Launch): Promise<void> {
   if (l.commandSent) {
     l.kill('SIGKILL');
   } else {
-    l.status.end();
+    l.writer.end();
     fallback = setTimeout(() => l.kill('SIGKILL'), 2000);
   }
   return l.exited.then(
@@ -327,7 +330,7 @@ function run(l: Launch, request: StartRequest): RunningCommand {
     l.netMark = l.net.violations.length;
   }
   const env = l.net ? { ...request.env, ...proxyEnv() } : request.env;
-  l.status.write(encodeCommand(request.argv, env, request.cwd));
+  l.writer.write(encodeCommand(request.argv, env, request.cwd));
   l.commandSent = true;
   return {
     stdin: l.child.stdin,

@@ -22,6 +22,8 @@ export interface NetAddon {
   /** The launch server's fd plumbing (fds.cc). */
   pipe(): [number, number];
   streamPair(): [number, number];
+  /** A close-on-exec copy of `fd`. */
+  dup(fd: number): number;
   sendFds(fd: number, payload: Buffer, fds: readonly number[]): boolean;
 }
 

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 
-import type { ExecResult } from '../../dist/index.js';
+import type { ExecResult, Sandbox } from '../../dist/index.js';
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
 import { bannerServer, closeSandboxes, netSandbox, py, PY, type AuditCapture, type TestServer } from './helpers.js';
 
@@ -163,23 +163,73 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
   assert.equal(lines[4], 'fast');
 });
 
-it('a network setup failure refuses to run the command (fail closed; control: the same sandbox runs it without the fault)', async () => {
-  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
-  // the sandbox's /tmp is private: the marker lives in the (writable) workspace
-  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
-  process.env.CORDON_TEST_NET_FAULT = 'channel';
-  try {
-    await assert.rejects(sb.exec(['sh', '-c', `echo ran > ${marker}`]), (err: Error & { code?: string; detail?: { step?: string } }) => {
-      assert.equal(err.code, 'SETUP_FAILED', err.message);
-      assert.equal(err.detail?.step, 'network', err.message);
-      return true;
-    });
-    assert.equal(existsSync(marker), false, 'the command never ran');
-  } finally {
-    delete process.env.CORDON_TEST_NET_FAULT;
-  }
+/**
+ * `failing` (a command that would write `marker`) was refused at the network step and never ran;
+ * control: the same command then runs in a sandbox without the fault.
+ */
+async function refusedAtNetworkThenRuns(sb: Sandbox, failing: Promise<unknown>, marker: string): Promise<void> {
+  await assert.rejects(failing, (err: Error & { code?: string; detail?: { step?: string } }) => {
+    assert.equal(err.code, 'SETUP_FAILED', err.message);
+    assert.equal(err.detail?.step, 'network', err.message);
+    return true;
+  });
+  assert.equal(existsSync(marker), false, 'the command never ran');
   const ok = await sb.exec(['sh', '-c', `echo ran > ${marker}`]);
   assert.equal(ok.exitCode, 0, ok.stderr.toString());
   assert.equal(existsSync(marker), true);
   rmSync(path.dirname(marker), { recursive: true, force: true });
+}
+
+it('a network setup failure refuses to run the command (fail closed; control: the same sandbox runs it without the fault)', async () => {
+  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
+  // the sandbox's /tmp is private: the marker lives in the (writable) workspace
+  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
+  // exec() launches synchronously: only this launch gets the fault, not the sandbox built ahead
+  // after it (which the control below takes).
+  process.env.CORDON_TEST_NET_FAULT = 'channel';
+  let failing: Promise<unknown>;
+  try {
+    failing = sb.exec(['sh', '-c', `echo ran > ${marker}`]);
+  } finally {
+    delete process.env.CORDON_TEST_NET_FAULT;
+  }
+  await refusedAtNetworkThenRuns(sb, failing, marker);
+});
+
+it('a sandbox built ahead whose setup failed before it got its command still says why (the command write finds it gone)', async () => {
+  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
+  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
+  // The race, made certain: the sandbox built ahead after the first command gets the fault, and
+  // Node is kept from reading anything until that launcher has failed and exited; the next command
+  // is then written to a launcher that is gone (EPIPE). Its SETUP record must still be read, not
+  // dropped with the socket ("launcher exited with 125" with no reason, as CI once saw).
+  // The fault is read once per launch (NetSupervisor's constructor); reading it from the refill
+  // is the moment the spare is launched. process.env is swapped for a proxy to see that read.
+  const realEnv = process.env;
+  const first = sb.exec(['true']); // launched now, before the proxy: no fault
+  let taken: Promise<unknown> | undefined;
+  let faultReads = 0;
+  process.env = new Proxy(realEnv, {
+    get(target, key) {
+      if (key !== 'CORDON_TEST_NET_FAULT') return Reflect.get(target, key);
+      faultReads++;
+      // After this turn (the refill, which launches synchronously) and before any I/O is read.
+      queueMicrotask(() => {
+        if (taken) return;
+        process.env = realEnv;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400); // the launcher fails and exits meanwhile
+        taken = sb.exec(['sh', '-c', `echo ran > ${marker}`]);
+      });
+      return 'channel';
+    },
+  });
+  try {
+    const r = await first;
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    for (let i = 0; i < 100 && !taken; i++) await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    process.env = realEnv;
+  }
+  assert.ok(taken, `the sandbox built ahead was launched (fault reads: ${faultReads})`);
+  await refusedAtNetworkThenRuns(sb, taken, marker);
 });
