@@ -1,7 +1,10 @@
 // cordon bench – where a launch's time goes: builds the launcher with -DCORDON_TRACE, runs `true` N
 // times and prints the median time of each step (the launcher's, init's, and Node's begin/end).
 //
-//   node bench/trace.mjs [cold|prebuilt|session] [N]       (default: cold 60)
+//   node bench/trace.mjs [cold|prebuilt|session] [N] [--net]     (default: cold 60)
+//
+// --net: allowlist networking (one allowed host), so each launch also builds its network namespace's
+// listeners and capture rules and starts a network supervisor.
 //
 // Records go to a file (native/launcher/report.h), not to the status socket, so tracing does not
 // wake Node at every step. Steps are printed in the order they happen; each figure is the median
@@ -14,10 +17,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const mode = process.argv[2] ?? 'cold';
-const runs = Number(process.argv[3] ?? 60);
+const args = process.argv.slice(2).filter((a) => a !== '--net');
+const withNet = process.argv.includes('--net');
+const mode = args[0] ?? 'cold';
+const runs = Number(args[1] ?? 60);
 if (!['cold', 'prebuilt', 'session'].includes(mode) || !(runs > 10)) {
-  console.error('usage: node bench/trace.mjs [cold|prebuilt|session] [N > 10]');
+  console.error('usage: node bench/trace.mjs [cold|prebuilt|session] [N > 10] [--net]');
   process.exit(2);
 }
 
@@ -39,14 +44,23 @@ const mark = (what) => appendFileSync(log, `TRACE ${process.hrtime.bigint() / 10
 const { LaunchServer } = await import(path.join(root, 'dist', 'linux', 'launch-server.js'));
 const serverLaunch = LaunchServer.prototype.launch;
 LaunchServer.prototype.launch = function (...args) {
+  mark('=launch() called');
   const l = serverLaunch.apply(this, args);
   mark('=launch() returned');
   l.stdout.once('close', () => mark('=stdout at EOF'));
   l.stdio[3].on('data', (chunk) => String(chunk).includes('EXIT') && mark('=EXIT read'));
   return l;
 };
+// The command (or the plan) written into the status socket.
+const { StatusWriter } = await import(path.join(root, 'dist', 'linux', 'status-writer.js'));
+const statusWrite = StatusWriter.prototype.write;
+StatusWriter.prototype.write = function (...args) {
+  mark('=write to the status socket');
+  return statusWrite.apply(this, args);
+};
 const workspace = mkdtempSync(path.join(dir, 'ws-'));
-const sb = await Sandbox.create({ workspace, prespawn: mode !== 'cold' });
+const network = withNet ? { network: { mode: 'allowlist', allow: ['registry.npmjs.org:443'] } } : {};
+const sb = await Sandbox.create({ workspace, prespawn: mode !== 'cold', ...network });
 const session = mode === 'session' ? await sb.session() : undefined;
 for (let i = 0; i < runs; i++) {
   mark('=begin');
@@ -82,7 +96,9 @@ for (const w of windows.slice(10)) {
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log(`${mode}: ${windows.length - 10} runs of /bin/true (median µs since the previous step; "=end" is Node's result)`);
-for (const name of order) console.log(`${String(median(gaps.get(name))).padStart(7)}  ${name}${gaps.get(name).length < windows.length - 10 ? `  (in ${gaps.get(name).length} runs)` : ''}`);
-console.log(`${String(median(windows.slice(10).map((w) => w.at(-1).us - w[0].us))).padStart(7)}  total`);
+const mean = (xs) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+console.log(`${mode}${withNet ? ' (allowlist networking)' : ''}: ${windows.length - 10} runs of /bin/true (µs since the previous step, median and mean; "=end" is Node's result)`);
+for (const name of order) console.log(`${String(median(gaps.get(name))).padStart(7)} ${String(mean(gaps.get(name))).padStart(6)}  ${name}${gaps.get(name).length < windows.length - 10 ? `  (in ${gaps.get(name).length} runs)` : ''}`);
+const totals = windows.slice(10).map((w) => w.at(-1).us - w[0].us);
+console.log(`${String(median(totals)).padStart(7)} ${String(mean(totals)).padStart(6)}  total`);
 rmSync(dir, { recursive: true, force: true });
