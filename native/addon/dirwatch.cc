@@ -11,6 +11,9 @@
 //        queue overflowed, or this process's mount table changed (a mount over a directory changes
 //        what a path lists, and makes no inotify event).
 //   watchReset()   drops every watch (a fresh inotify instance on next use).
+//   sameInodes(paths, inodes) → bool   whether stat(2) of each path (symlinks followed) gives the
+//        inode in the same place of the BigUint64Array (0: the path does not resolve); one call
+//        for the few top directories checked before each command, instead of a Stats object each.
 // Events are queued by the kernel inside the syscall that changes a directory, so once a command
 // has exited, one non-blocking drain sees every change it made.
 #include <napi.h>
@@ -174,10 +177,14 @@ Napi::Value WatchDrain(const Napi::CallbackInfo& info) {
   std::vector<int> wds;
   bool all = false;
   if (g_inotify >= 0) {
-    pollfd p = {g_mountinfo, POLLPRI, 0};
-    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLPRI | POLLERR))) all = true;
+    // One poll for both: while nothing changed (every command's case) that is the only syscall.
+    pollfd p[2] = {{g_mountinfo, POLLPRI, 0}, {g_inotify, POLLIN, 0}};
+    int ready;
+    do ready = ::poll(p, 2, 0); while (ready < 0 && errno == EINTR);
+    if (ready > 0 && (p[0].revents & (POLLPRI | POLLERR))) all = true;
+    const bool events = ready != 0;  // an error (ready < 0) reads anyway, as before
     alignas(inotify_event) char buf[16384];
-    for (;;) {
+    for (; events;) {
       ssize_t n = ::read(g_inotify, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // EAGAIN: drained
@@ -202,10 +209,33 @@ Napi::Value WatchReset(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SameInodes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) {
+    Napi::TypeError::New(env, "sameInodes(paths, BigUint64Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto paths = info[0].As<Napi::Array>();
+  auto inodes = info[1].As<Napi::BigUint64Array>();
+  if (paths.Length() != inodes.ElementLength()) {
+    Napi::TypeError::New(env, "sameInodes: one inode per path").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  for (uint32_t i = 0; i < paths.Length(); ++i) {
+    std::string p = paths.Get(i).As<Napi::String>().Utf8Value();
+    struct stat st;
+    const uint64_t ino = ::stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+    if (ino != inodes[i]) return Napi::Boolean::New(env, false);
+  }
+  return Napi::Boolean::New(env, true);
+}
+
 }  // namespace
 
 void RegisterDirWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("readDirWatched", Napi::Function::New(env, ReadDirWatched));
   exports.Set("watchDrain", Napi::Function::New(env, WatchDrain));
   exports.Set("watchReset", Napi::Function::New(env, WatchReset));
+  exports.Set("sameInodes", Napi::Function::New(env, SameInodes));
 }

@@ -57,16 +57,18 @@ export interface MountOp {
   opt: string;
 }
 
-/** Accumulates records into one Buffer. */
+/**
+ * Accumulates records into one Buffer. The records are kept as given and encoded once, into one
+ * allocation: a command's ~30 records as separate Buffers (a header and a body each) cost ~70 µs
+ * on a CPU idle between commands, on the critical path of every command.
+ */
 export class WireWriter {
-  private readonly parts: Buffer[] = [];
+  private readonly tags: number[] = [];
+  private readonly payloads: Array<string | Buffer> = [];
 
   record(tag: number, payload: string | Buffer): this {
-    const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-    const header = Buffer.alloc(8);
-    header.writeUInt32LE(tag, 0);
-    header.writeUInt32LE(body.length, 4);
-    this.parts.push(header, body);
+    this.tags.push(tag);
+    this.payloads.push(payload);
     return this;
   }
 
@@ -74,12 +76,35 @@ export class WireWriter {
     return this.record(tag, fields.join('\0'));
   }
 
+  /** Bytes already encoded (a part written by another WireWriter), copied as they are. */
   raw(buf: Buffer): this {
-    this.parts.push(buf);
+    this.tags.push(-1);
+    this.payloads.push(buf);
     return this;
   }
 
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts);
+    const n = this.tags.length;
+    const lengths = new Array<number>(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.payloads[i]!;
+      const len = typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
+      lengths[i] = len;
+      total += len + (this.tags[i]! < 0 ? 0 : 8);
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const tag = this.tags[i]!;
+      const p = this.payloads[i]!;
+      if (tag >= 0) {
+        out.writeUInt32LE(tag, at);
+        out.writeUInt32LE(lengths[i]!, at + 4);
+        at += 8;
+      }
+      at += typeof p === 'string' ? out.write(p, at, 'utf8') : p.copy(out, at);
+    }
+    return out;
   }
 }

@@ -12,7 +12,7 @@ import { CordonError } from '../errors.js';
 import type { Profile } from '../profile/load.js';
 import { GLOB_CHARS, isBroadWrite } from '../profile/rules.js';
 import { HOME_SECRET_GLOBS, TREE_SECRET_GLOBS, TREE_SECRET_PRUNE } from './defaults.js';
-import { inodeOf, passFullyWatched } from './dircache.js';
+import { inodeSnapshot, inodesUnchanged, passFullyWatched, type InodeSnapshot } from './dircache.js';
 import { changeCount } from './dirwatch.js';
 import { builtin, profileEntries, type DenyEntries, type Entry, type ProfileEntries } from './entries.js';
 import { deepFreeze } from './freeze.js';
@@ -65,14 +65,14 @@ interface GlobPlan {
  */
 interface QuietWalk {
   changes: number;
-  roots: ReadonlyMap<string, bigint | undefined>;
+  roots: InodeSnapshot;
   hits: ReadonlyMap<string, RuleOrigin>;
 }
 const quietWalks = new Map<string, QuietWalk>();
 const MAX_QUIET_WALKS = 64;
 
-function rootInodes(roots: readonly string[]): Map<string, bigint | undefined> {
-  return new Map(roots.map((r) => [r, inodeOf(r)]));
+function sameRoots(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((r, i) => r === b[i]));
 }
 function walkRootsOf(scans: GlobPlan['scans'], socketRoots: GlobPlan['socketRoots']): string[] {
   return [...new Set([...scans.flatMap((s) => s.roots), ...socketRoots.map((s) => s.root)])];
@@ -101,8 +101,8 @@ function walkedHits(plan: GlobPlan, pass: object): ReadonlyMap<string, RuleOrigi
   const changes = changeCount();
   const roots = plan.walkRoots;
   const q = changes === undefined ? undefined : quietWalks.get(plan.key);
-  if (q && q.changes === changes && roots.every((r) => q.roots.get(r) === inodeOf(r))) return q.hits;
-  const rootsNow = changes === undefined ? undefined : rootInodes(roots);
+  if (q && q.changes === changes && sameRoots(q.roots.paths, roots) && inodesUnchanged(q.roots)) return q.hits;
+  const rootsNow = changes === undefined ? undefined : inodeSnapshot(roots);
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
   const groups = new Map<string, GlobPlan['scans'][number][]>();

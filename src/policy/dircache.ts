@@ -18,7 +18,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { current, drain, generation, readWatched, resetWatches, watcherAvailable } from './dirwatch.js';
+import { current, drain, generation, nativeSameInodes, readWatched, resetWatches, watcherAvailable } from './dirwatch.js';
 
 export interface DirEntry {
   readonly name: string;
@@ -86,6 +86,24 @@ export function inodeOf(p: string): bigint | undefined {
   } catch {
     return undefined; // ENOTDIR, EACCES
   }
+}
+
+/** Inode numbers of a few paths, taken together (0: the path did not resolve). */
+export interface InodeSnapshot {
+  readonly paths: readonly string[];
+  readonly inodes: BigUint64Array;
+}
+
+export function inodeSnapshot(paths: readonly string[]): InodeSnapshot {
+  return { paths, inodes: BigUint64Array.from(paths, (p) => inodeOf(p) ?? 0n) };
+}
+
+/**
+ * Whether every path still resolves to the inode of the snapshot: checked before each command, so
+ * one native call (no Stats object per path) where the addon is built.
+ */
+export function inodesUnchanged(s: InodeSnapshot): boolean {
+  return nativeSameInodes(s.paths, s.inodes) ?? s.paths.every((p, i) => (inodeOf(p) ?? 0n) === s.inodes[i]);
 }
 
 /**

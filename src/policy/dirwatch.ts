@@ -24,6 +24,7 @@ interface DirWatchAddon {
   readDirWatched(path: string, watch: boolean): WatchedListing | number;
   watchDrain(): number[];
   watchReset(): void;
+  sameInodes?(paths: readonly string[], inodes: BigUint64Array): boolean;
 }
 
 /** Watches held at most (the per-user inotify limit is shared with editors and other tools). */
@@ -56,6 +57,11 @@ let changes = 0; // bumped by every drain that finds a change, and by a reset
 
 export function watcherAvailable(): boolean {
   return load() !== null;
+}
+
+/** sameInodes() of the addon (dirwatch.cc); undefined without it. */
+export function nativeSameInodes(paths: readonly string[], inodes: BigUint64Array): boolean | undefined {
+  return load()?.sameInodes?.(paths, inodes);
 }
 
 /** Whether the listing of `dir` is watched now. */

@@ -7,7 +7,7 @@
 // search but not read falls back to an lstat of the path.
 import path from 'node:path';
 
-import { entryNamed, inodeOf, listDir, listedIn, passFullyWatched } from './dircache.js';
+import { entryNamed, inodeOf, inodesUnchanged, listDir, listedIn, passFullyWatched, type InodeSnapshot } from './dircache.js';
 import { changeCount } from './dirwatch.js';
 import { lstatOrUndefined } from './realpaths.js';
 
@@ -15,7 +15,7 @@ interface Look {
   /** changeCount() when it was taken. */
   changes: number;
   /** The inode of each parent nothing else in the look vouched for. */
-  tops: ReadonlyMap<string, bigint | undefined>;
+  tops: InodeSnapshot;
   result: readonly boolean[];
 }
 const lastLook = new WeakMap<readonly string[], Look>();
@@ -24,7 +24,7 @@ const lastLook = new WeakMap<readonly string[], Look>();
 export function existingPaths(paths: readonly string[]): readonly boolean[] {
   const changes = changeCount();
   const last = lastLook.get(paths);
-  if (last && last.changes === changes && [...last.tops].every(([dir, ino]) => inodeOf(dir) === ino)) return last.result;
+  if (last && last.changes === changes && inodesUnchanged(last.tops)) return last.result;
 
   const pass = {}; // one look: each parent listed (or found current) once
   const byParent = new Map<string, number[]>();
@@ -35,7 +35,8 @@ export function existingPaths(paths: readonly string[]): readonly boolean[] {
     else byParent.set(parent, [i]);
   }
   const out = new Array<boolean>(paths.length).fill(false);
-  const tops = new Map<string, bigint | undefined>();
+  const tops: string[] = [];
+  const topInodes: bigint[] = []; // taken before the directory is listed, as the check later compares
   let exact = true; // every answer came from a listing (no lstat): it stays true while nothing changes
   // Shallow parents first: a directory found unchanged vouches for its children's paths (dircache.ts).
   const parents = [...byParent.keys()].sort((a, b) => a.length - b.length);
@@ -47,7 +48,10 @@ export function existingPaths(paths: readonly string[]): readonly boolean[] {
     const entry = up?.readable ? entryNamed(up, path.basename(parent)) : undefined;
     // Nothing here vouches for what the path leads to (no listed parent, or a symlink whose target
     // may be replaced without an event we see): its inode is checked again before a reuse.
-    if (!up || entry?.isSymlink) tops.set(parent, inodeOf(parent));
+    if (!up || entry?.isSymlink) {
+      tops.push(parent);
+      topInodes.push(inodeOf(parent) ?? 0n);
+    }
     const absent = up?.readable === true && parent !== '/' && (!entry || (!entry.isDir && !entry.isSymlink));
     const listing = absent ? undefined : listDir(parent, { pass });
     for (const i of indexes) {
@@ -60,7 +64,7 @@ export function existingPaths(paths: readonly string[]): readonly boolean[] {
       } // else: no parent directory, nothing below it exists
     }
   }
-  if (changes !== undefined && exact && passFullyWatched(pass)) lastLook.set(paths, { changes, tops, result: out });
+  if (changes !== undefined && exact && passFullyWatched(pass)) lastLook.set(paths, { changes, tops: { paths: tops, inodes: BigUint64Array.from(topInodes) }, result: out });
   else lastLook.delete(paths);
   return out;
 }

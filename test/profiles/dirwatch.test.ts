@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 
 import { Sandbox } from '../../dist/index.js';
 import { compilePolicy, refreshGlobDenies } from '../../dist/policy/compile.js';
-import { clearDirCache } from '../../dist/policy/dircache.js';
+import { clearDirCache, inodeSnapshot, inodesUnchanged } from '../../dist/policy/dircache.js';
 import { isWatched, setDirWatch, watcherAvailable } from '../../dist/policy/dirwatch.js';
 import { existingPaths } from '../../dist/policy/existence.js';
 import { GlobIndex } from '../../dist/policy/globscan.js';
@@ -240,4 +240,35 @@ test('existence of many paths from watched listings always equals lstat, through
   writeFileSync(path.join(root, 'b', 'a', 'k'), 'x');
   assert.ok(truth().some(Boolean), 'control: the new tree holds a listed path');
   assert.deepEqual(existingPaths(paths), truth());
+});
+
+test('inode snapshots (checked before each command): the native check and the stat fallback agree, and see a replaced directory', () => {
+  const root = path.join(d.root, 'inode-snapshot');
+  for (const n of ['a', 'b', 'c']) mkdirSync(path.join(root, n), { recursive: true });
+  const paths = ['a', 'b', 'c', 'missing'].map((n) => path.join(root, n));
+  const snap = inodeSnapshot(paths);
+  assert.equal(snap.inodes[3], 0n, 'a path that does not resolve is 0');
+  assert.equal(inodesUnchanged(snap), true);
+  setDirWatch(false); // no addon: the stat fallback
+  try {
+    assert.equal(inodesUnchanged(snap), true);
+  } finally {
+    setDirWatch(true);
+    clearDirCache();
+  }
+  // Replaced under the same name (what the check exists for): both say so.
+  renameSync(path.join(root, 'b'), path.join(root, 'b-old'));
+  mkdirSync(path.join(root, 'b'));
+  assert.equal(inodesUnchanged(snap), false);
+  setDirWatch(false);
+  try {
+    assert.equal(inodesUnchanged(snap), false);
+  } finally {
+    setDirWatch(true);
+    clearDirCache();
+  }
+  // A path that appears is a change too.
+  mkdirSync(path.join(root, 'missing'));
+  assert.equal(inodesUnchanged(inodeSnapshot(paths.slice(0, 3).concat(path.join(root, 'nothing')))), true);
+  assert.equal(inodesUnchanged({ paths, inodes: BigUint64Array.from([...snap.inodes.slice(0, 3), 0n]) }), false);
 });
