@@ -71,9 +71,6 @@ interface QuietWalk {
 const quietWalks = new Map<string, QuietWalk>();
 const MAX_QUIET_WALKS = 64;
 
-function sameRoots(a: readonly string[], b: readonly string[]): boolean {
-  return a === b || (a.length === b.length && a.every((r, i) => r === b[i]));
-}
 function walkRootsOf(scans: GlobPlan['scans'], socketRoots: GlobPlan['socketRoots']): string[] {
   return [...new Set([...scans.flatMap((s) => s.roots), ...socketRoots.map((s) => s.root)])];
 }
@@ -101,7 +98,8 @@ function walkedHits(plan: GlobPlan, pass: object): ReadonlyMap<string, RuleOrigi
   const changes = changeCount();
   const roots = plan.walkRoots;
   const q = changes === undefined ? undefined : quietWalks.get(plan.key);
-  if (q && q.changes === changes && sameRoots(q.roots.paths, roots) && inodesUnchanged(q.roots)) return q.hits;
+  // The same key means the same scans and socket roots, so the same walk roots (walkRootsOf).
+  if (q && q.changes === changes && inodesUnchanged(q.roots)) return q.hits;
   const rootsNow = changes === undefined ? undefined : inodeSnapshot(roots);
   const hits = new Map<string, RuleOrigin>();
   // One walk per set of roots, with all of its globs; each hit is attributed to its first glob.
