@@ -1,5 +1,5 @@
 // cordon bench – where a launch's time goes: builds the launcher with -DCORDON_TRACE, runs `true` N
-// times and prints the median time of each step (the launcher's, init's, and Node's begin/end).
+// times and prints the median time of each step (the launcher's, init's and its helper thread's, and Node's begin/end).
 //
 //   node bench/trace.mjs [cold|prebuilt|session] [N] [--net]     (default: cold 60)
 //
@@ -67,7 +67,7 @@ for (let i = 0; i < runs; i++) {
   const r = await (session ?? sb).exec(['/bin/true']);
   mark('=end');
   if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}: ${r.stderr}`);
-  if (mode !== 'cold') await new Promise((resolve) => setTimeout(resolve, 15)); // the next one is built meanwhile
+  if (mode !== 'cold' || process.env.TRACE_GAP) await new Promise((resolve) => setTimeout(resolve, Number(process.env.TRACE_GAP ?? 15))); // the next one is built meanwhile
 }
 await session?.close();
 await sb.close();
@@ -77,6 +77,7 @@ const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => {
   const [, us, pid, ...step] = l.split(' ');
   return { us: Number(us), pid, step: step.join(' ') };
 }).sort((a, b) => a.us - b.us);
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const windows = [];
 let current;
 for (const r of records) {
@@ -88,17 +89,19 @@ for (const r of records) {
 }
 const order = [];
 const gaps = new Map();
+const offsets = new Map(); // µs since =begin: shows where a concurrent thread's steps fall
 for (const w of windows.slice(10)) {
   for (let k = 1; k < w.length; k++) {
     const name = w[k].step;
-    if (!gaps.has(name)) (order.push(name), gaps.set(name, []));
+    if (!gaps.has(name)) (order.push(name), gaps.set(name, []), offsets.set(name, []));
     gaps.get(name).push(w[k].us - w[k - 1].us);
+    offsets.get(name).push(w[k].us - w[0].us);
   }
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+order.sort((a, b) => median(offsets.get(a)) - median(offsets.get(b)));
 const mean = (xs) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
-console.log(`${mode}${withNet ? ' (allowlist networking)' : ''}: ${windows.length - 10} runs of /bin/true (µs since the previous step, median and mean; "=end" is Node's result)`);
-for (const name of order) console.log(`${String(median(gaps.get(name))).padStart(7)} ${String(mean(gaps.get(name))).padStart(6)}  ${name}${gaps.get(name).length < windows.length - 10 ? `  (in ${gaps.get(name).length} runs)` : ''}`);
+console.log(`${mode}${withNet ? ' (allowlist networking)' : ''}: ${windows.length - 10} runs of /bin/true (µs since the previous step, median and mean, then the median time since =begin; steps sorted by that; "=end" is Node's result)`);
+for (const name of order) console.log(`${String(median(gaps.get(name))).padStart(7)} ${String(mean(gaps.get(name))).padStart(6)} ${String(median(offsets.get(name))).padStart(6)}  ${name}${gaps.get(name).length < windows.length - 10 ? `  (in ${gaps.get(name).length} runs)` : ''}`);
 const totals = windows.slice(10).map((w) => w.at(-1).us - w[0].us);
-console.log(`${String(median(totals)).padStart(7)} ${String(mean(totals)).padStart(6)}  total`);
+console.log(`${String(median(totals)).padStart(7)} ${String(mean(totals)).padStart(6)}         total`);
 rmSync(dir, { recursive: true, force: true });

@@ -269,6 +269,7 @@ void run_init(Plan& plan, int life_fd) {
     TRACE_STEP("root built");
     if (own_netns) netns.detach_after_pivot();
     if (own_netns && !netns.enter()) exit_setup_failed();
+    TRACE_STEP("network namespace entered");
     if (!own_netns && !setup_network(plan)) exit_setup_failed();
     if (!set_hostname(plan.hostname)) exit_setup_failed();
   }
@@ -301,6 +302,7 @@ void run_init(Plan& plan, int life_fd) {
   // connect_broker.cc), and take the listener below.
   if (!plan.keeper && (network_brokered() || plan.unix_guard != UnixGuard::kOff) && !broker_start(plan)) exit_setup_failed();
   int listener = -1;
+  TRACE_STEP("connect broker started");
   if (!install_seccomp(plan.seccomp, &listener)) exit_setup_failed();
   TRACE_STEP("seccomp");
   // The host tree is detached (and "/" read-only) before anything of the sandbox's runs.

@@ -1,6 +1,7 @@
 // cordon – the sandbox's network namespace, made by a helper thread of init while init builds the mount tree.
 #pragma once
 #include <pthread.h>
+#include <sched.h>
 
 #include "plan.h"
 
@@ -42,6 +43,8 @@ class NetnsBuilder {
   bool detach_asked_ = false;   // the main thread has pivoted
   bool detached_ = false;       // the helper detached the host tree
   int netns_fd_ = -1;
+  cpu_set_t cpus_{};            // init's allowed CPUs: the helper starts on one other than init's
+  bool cpus_narrowed_ = false;  // current CPU, then widens its own mask back to these
 };
 
 }  // namespace cordon
