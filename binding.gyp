@@ -37,7 +37,7 @@
       "target_name": "cordon_net",
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/addon/net.cc", "native/addon/fds.cc", "native/addon/dirwatch.cc", "native/launcher/fd_passing.cc"],
+          "sources": ["native/addon/net.cc", "native/addon/fds.cc", "native/addon/dirwatch.cc", "native/addon/environ.cc", "native/launcher/fd_passing.cc"],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
           "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fstack-protector-strong"],

@@ -48,6 +48,7 @@
 void RegisterFdHelpers(Napi::Env env, Napi::Object exports);  // fds.cc
 Napi::Value SendWithFds(Napi::Env env, int fd, const void* data, size_t len, const int* fds, size_t nfds);  // fds.cc
 void RegisterDirWatch(Napi::Env env, Napi::Object exports);   // dirwatch.cc
+void RegisterEnviron(Napi::Env env, Napi::Object exports);    // environ.cc
 
 namespace {
 
@@ -373,6 +374,7 @@ Napi::Value SendConnected(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFdHelpers(env, exports);
   RegisterDirWatch(env, exports);
+  RegisterEnviron(env, exports);
   exports.Set("sendConnected", Napi::Function::New(env, SendConnected));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("receiveFds", Napi::Function::New(env, ReceiveFds));

@@ -33,6 +33,17 @@ export function addonPath(): string {
   return process.env.CORDON_NET_ADDON ?? path.join(packageRoot(), 'build', 'Release', 'cordon_net.node');
 }
 
+/** The addon's exports when it is built and loads (Linux), else null: for the parts other code can do without. */
+export function optionalAddon(): Record<string, unknown> | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    const p = addonPath();
+    return existsSync(p) ? (createRequire(import.meta.url)(p) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function loadNetAddon(): NetAddon {
   if (addon) return addon;
   const p = addonPath();

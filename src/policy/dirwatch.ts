@@ -4,10 +4,7 @@
 // per pass replaces the pass's stat of every directory. Anything the watch cannot vouch for falls
 // back to the stat check in dircache.ts: no addon (Windows, not built), a filesystem whose changes
 // may bypass inotify (NFS, FUSE), no watches left, a queue overflow or a change of the mount table.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-
-import { addonPath } from '../net/addon.js';
+import { optionalAddon } from '../net/addon.js';
 
 export interface WatchedListing {
   wd: number;
@@ -35,16 +32,9 @@ let addon: DirWatchAddon | null | undefined;
 function load(): DirWatchAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (process.platform !== 'linux' || process.env.CORDON_DIRWATCH === '0') return addon;
-  try {
-    const p = addonPath();
-    if (existsSync(p)) {
-      const a = createRequire(import.meta.url)(p) as Partial<DirWatchAddon>;
-      if (typeof a.readDirWatched === 'function') addon = a as DirWatchAddon;
-    }
-  } catch {
-    addon = null;
-  }
+  if (process.env.CORDON_DIRWATCH === '0') return addon;
+  const a = optionalAddon() as Partial<DirWatchAddon> | null;
+  if (typeof a?.readDirWatched === 'function') addon = a as DirWatchAddon;
   return addon;
 }
 

@@ -1,6 +1,7 @@
 // cordon – builds a command's environment: the policy's allowlist of the caller's variables, fixed values, caller overrides.
 import { CordonError } from '../errors.js';
 import type { EnvPolicy } from '../policy/policy.js';
+import { environGeneration } from './environ-generation.js';
 
 export interface EnvInput {
   policy: EnvPolicy;
@@ -52,18 +53,32 @@ function namesOf(inherited: NodeJS.ProcessEnv): readonly string[] {
   return Reflect.ownKeys(inherited).filter((k): k is string => typeof k === 'string');
 }
 
-export function buildEnv(input: EnvInput): Record<string, string> {
-  const { policy, inherited } = input;
-  checkOverrides(policy, input.overrides);
+/** The caller's variables the policy lets through, per policy, with the environment generation they were read at. */
+const allowedCache = new WeakMap<EnvPolicy, { generation: number; entries: readonly (readonly [string, string])[] }>();
+
+/** The caller's variables the policy lets through; for process.env, read again only when it changed (environ-generation.ts). */
+function allowedInherited(policy: EnvPolicy, inherited: NodeJS.ProcessEnv): readonly (readonly [string, string])[] {
+  const generation = inherited === process.env ? environGeneration() : undefined;
+  const cached = generation === undefined ? undefined : allowedCache.get(policy);
+  if (cached && cached.generation === generation) return cached.entries;
   const allow = matcher(policy.allow);
   const deny = matcher(policy.deny);
-  const env: Record<string, string> = {};
+  const entries: (readonly [string, string])[] = [];
   // Names first, values only for the allowed ones: each read of process.env is a getenv() in C++.
   for (const name of namesOf(inherited)) {
     if (!matchesAny(name, allow) || matchesAny(name, deny)) continue;
     const value = inherited[name];
-    if (value !== undefined) env[name] = value;
+    if (value !== undefined) entries.push([name, value]);
   }
+  if (generation !== undefined) allowedCache.set(policy, { generation, entries });
+  return entries;
+}
+
+export function buildEnv(input: EnvInput): Record<string, string> {
+  const { policy, inherited } = input;
+  checkOverrides(policy, input.overrides);
+  const env: Record<string, string> = {};
+  for (const [name, value] of allowedInherited(policy, inherited)) env[name] = value;
   Object.assign(env, policy.set);
   if (input.overrides) {
     for (const [name, value] of Object.entries(input.overrides)) {
