@@ -3,10 +3,12 @@
 // Reading process.env's names costs a copy of the whole environment (uv_os_environ) and a getenv()
 // per value: ~50-90 µs of every command. The environment changes only through setenv/unsetenv/
 // putenv (process.env assignments are setenv calls), and each of those changes the `environ`
-// array: a new or removed pointer, or a new "NAME=value" string in place of the old one (glibc
-// never rewrites a string it handed out, it allocates another). So an unchanged array of pointers
-// means unchanged contents, and comparing it with the last one seen (no hashing: an exact compare)
-// tells whether anything changed.
+// array: a new or removed pointer, or a new "NAME=value" string in place of the old one (glibc's
+// setenv never rewrites a string it handed out, it allocates another). So an unchanged array of
+// pointers means unchanged contents, and comparing it with the last one seen (no hashing: an exact
+// compare) tells whether anything changed. The one change it cannot see is native code rewriting,
+// in place, a buffer it gave to putenv(); nothing in Node does that (CORDON_ENV_CACHE=0 turns the
+// cache off).
 #include <napi.h>
 
 #include <cstring>
