@@ -1,28 +1,33 @@
 // cordon bench – where a launch's time goes: builds the launcher with -DCORDON_TRACE, runs `true` N
 // times and prints the median time of each step (the launcher's, init's and its helper thread's, and Node's begin/end).
 //
-//   node bench/trace.mjs [cold|prebuilt|session] [N] [--net]     (default: cold 60)
+//   node bench/trace.mjs [cold|prebuilt|session] [N] [--net] [--rules COUNT]     (default: cold 60)
 //
 // --net: allowlist networking (one allowed host), so each launch also builds its network namespace's
-// listeners and capture rules and starts a network supervisor.
+// listeners and capture rules and starts a network supervisor. --rules COUNT: the realistic profile of
+// that many rules from the profile-scale benchmark (bench/scale.mjs; allowlist networking, masks).
+// TRACE_GAP=ms: idle time between cold launches too (pre-built and session runs always have 15 ms).
 //
 // Records go to a file (native/launcher/report.h), not to the status socket, so tracing does not
-// wake Node at every step. Steps are printed in the order they happen; each figure is the median
-// time since the previous step. The first 10 runs are warm-up and not counted. Steps named "=…" are
+// wake Node at every step. Each step gets the median (and mean) time since the previous step and the
+// median time since =begin; steps are sorted by the last, so a helper thread's steps appear where
+// they fall beside the main thread's. The first 10 runs are warm-up and not counted. Steps named "=…" are
 // Node's (the Sandbox.exec call, the launch request, stdout's EOF, the EXIT record, the result).
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const args = process.argv.slice(2).filter((a) => a !== '--net');
+const rulesAt = process.argv.indexOf('--rules');
+const rules = rulesAt > 0 ? Number(process.argv[rulesAt + 1]) : undefined;
+const args = process.argv.slice(2).filter((a, i) => a !== '--net' && a !== '--rules' && i + 2 !== rulesAt + 1);
 const withNet = process.argv.includes('--net');
 const mode = args[0] ?? 'cold';
 const runs = Number(args[1] ?? 60);
-if (!['cold', 'prebuilt', 'session'].includes(mode) || !(runs > 10)) {
-  console.error('usage: node bench/trace.mjs [cold|prebuilt|session] [N > 10] [--net]');
+if (!['cold', 'prebuilt', 'session'].includes(mode) || !(runs > 10) || (rules !== undefined && !(rules > 0))) {
+  console.error('usage: node bench/trace.mjs [cold|prebuilt|session] [N > 10] [--net] [--rules COUNT]');
   process.exit(2);
 }
 
@@ -58,9 +63,17 @@ StatusWriter.prototype.write = function (...args) {
   mark('=write to the status socket');
   return statusWrite.apply(this, args);
 };
-const workspace = mkdtempSync(path.join(dir, 'ws-'));
 const network = withNet ? { network: { mode: 'allowlist', allow: ['registry.npmjs.org:443'] } } : {};
-const sb = await Sandbox.create({ workspace, prespawn: mode !== 'cold', ...network });
+let where = { workspace: mkdtempSync(path.join(dir, 'ws-')) };
+if (rules !== undefined) {
+  // The profile-scale benchmark's realistic profile of that many rules, in its synthetic world (bench/scale.mjs).
+  const { makeWorld, realisticProfile } = await import(path.join(root, 'bench', 'scale.mjs'));
+  const { home, ws } = makeWorld(path.join(dir, 'world'));
+  const profile = path.join(dir, 'profile.json');
+  writeFileSync(profile, JSON.stringify(realisticProfile(rules, ws)));
+  where = { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } };
+}
+const sb = await Sandbox.create({ ...where, prespawn: mode !== 'cold', ...network });
 const session = mode === 'session' ? await sb.session() : undefined;
 for (let i = 0; i < runs; i++) {
   mark('=begin');
