@@ -82,11 +82,9 @@ bool NetnsBuilder::start(const Plan& plan) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = pthread_create(&thread_, &attr, &NetnsBuilder::run, this);
-  if (rc != 0 && cpus_narrowed_) {  // the placement is only a hint: start it anywhere
+  if (rc != 0 && cpus_narrowed_) {  // the placement is only a hint: start it anywhere init may run
     cpus_narrowed_ = false;
-    pthread_attr_destroy(&attr);
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setaffinity_np(&attr, sizeof cpus_, &cpus_);
     rc = pthread_create(&thread_, &attr, &NetnsBuilder::run, this);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

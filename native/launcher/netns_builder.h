@@ -8,8 +8,8 @@
 namespace cordon {
 
 /**
- * Creating a network namespace costs ~0.35 ms (every protocol's per-namespace setup), a third of
- * the mount tree's cost, and needs nothing from it: a helper thread of init unshares it, brings up
+ * Creating a network namespace costs ~0.35-0.7 ms (every protocol's per-namespace setup), about as
+ * much as the mount tree, and needs nothing from it: a helper thread of init unshares it, brings up
  * `lo` and runs setup_network() inside it, while init's main thread builds the mounts. Namespaces
  * belong to threads, so the helper's unshare moves only itself; enter() then moves init into the
  * new namespace by an fd taken from a socket inside it (SIOCGSKNS), with no /proc path lookup

@@ -18,7 +18,7 @@ import type {
   StartRequest,
 } from '../platform/backend.js';
 import { describeSetupError } from '../platform/backend.js';
-import { loadNetAddon, type NetAddon } from '../net/addon.js';
+import { optionalAddon } from '../net/addon.js';
 import { proxyEnv } from '../net/plan.js';
 import { NetSupervisor } from '../net/supervisor.js';
 import { encodeCommand, planLinux, setupPart, type LinuxPlan, type SetupRole } from './plan.js';
@@ -97,18 +97,10 @@ function forkLauncher(extraFds: number[], setup: Buffer): { child: ChildProcessW
   }
   // Spawned: with pipes for stdio when the addon can make them (spawned-launch.ts says why); without
   // it, Node's socketpairs (the host-namespace abstract-name caveat in docs/network.md applies).
-  const addon = netAddonOrUndefined();
+  const addon = optionalAddon();
   if (addon) return { child: new SpawnedLaunch(launcher, extraFds, addon) as unknown as ChildProcessWithoutNullStreams, sent: false };
   const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', ...extraFds];
   return { child: spawn(launcher, [], { stdio, env: {} }) as ChildProcessWithoutNullStreams, sent: false };
-}
-
-function netAddonOrUndefined(): NetAddon | undefined {
-  try {
-    return loadNetAddon();
-  } catch {
-    return undefined;
-  }
 }
 
 /** Starts a launcher and sends the setup part of the plan; the command follows later. */
@@ -148,7 +140,7 @@ function launch(plan: LinuxPlan, net: NetSupervisor | undefined, role?: SetupRol
     }
   });
   status.on('error', () => {}); // ECONNRESET once the launcher is gone without reading the command
-  const addon = netAddonOrUndefined();
+  const addon = optionalAddon();
   const writer = new StatusWriter(status as unknown as Socket, addon ? (fd) => addon.dup(fd) : undefined);
   if (!setupSent) writer.write(setup);
   child.stdin.on('error', () => {}); // the command may exit without reading its stdin

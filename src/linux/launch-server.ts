@@ -38,6 +38,10 @@ interface LaunchFds {
   status: [number, number];
 }
 
+function allFds(fds: LaunchFds): number[] {
+  return [...fds.stdin, ...fds.stdout, ...fds.stderr, ...fds.status];
+}
+
 /** A launcher forked by the server: what backend.ts needs of a ChildProcess. */
 export class ServerLaunch extends LauncherProcess {
   readonly stdin: net.Socket;
@@ -173,7 +177,7 @@ export class LaunchServer {
     const fds = this.spare ?? this.makeFds();
     this.spare = undefined;
     this.prepareSpare();
-    const made = [...fds.stdin, ...fds.stdout, ...fds.stderr, ...fds.status];
+    const made = allFds(fds);
     try {
       const [stdinR, stdinW] = fds.stdin;
       const [stdoutR, stdoutW] = fds.stdout;
@@ -264,7 +268,7 @@ export class LaunchServer {
     this.dead = true;
     const spare = this.spare;
     this.spare = undefined;
-    if (spare) for (const fd of [...spare.stdin, ...spare.stdout, ...spare.stderr, ...spare.status]) this.addon.close(fd);
+    if (spare) for (const fd of allFds(spare)) this.addon.close(fd);
     if (servers.get(this.launcher) === this) servers.delete(this.launcher);
     for (const l of [...this.launches.values()]) l.lost();
     this.launches.clear();

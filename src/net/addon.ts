@@ -1,5 +1,6 @@
-// cordon – the network supervisor's native addon (build/Release/cordon_net.node), loaded on first use
-// (allowlist mode only), so other modes never need it.
+// cordon – the native addon (build/Release/cordon_net.node), loaded on first use: required by the
+// network supervisor (allowlist mode); the launch server, the listing cache and the environment cache
+// use it when it is there and do without it otherwise.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -25,6 +26,8 @@ export interface NetAddon {
   /** A close-on-exec copy of `fd`. */
   dup(fd: number): number;
   sendFds(fd: number, payload: Buffer, fds: readonly number[]): boolean;
+  /** Changes whenever the process environment does (environ.cc). */
+  environGeneration(): number;
 }
 
 let addon: NetAddon | undefined;
@@ -33,14 +36,12 @@ export function addonPath(): string {
   return process.env.CORDON_NET_ADDON ?? path.join(packageRoot(), 'build', 'Release', 'cordon_net.node');
 }
 
-/** The addon's exports when it is built and loads (Linux), else null: for the parts other code can do without. */
-export function optionalAddon(): Record<string, unknown> | null {
-  if (process.platform !== 'linux') return null;
+/** The addon when it is built and loads (Linux), else undefined: for the parts that can do without it. */
+export function optionalAddon(): NetAddon | undefined {
   try {
-    const p = addonPath();
-    return existsSync(p) ? (createRequire(import.meta.url)(p) as Record<string, unknown>) : null;
+    return loadNetAddon();
   } catch {
-    return null;
+    return undefined;
   }
 }
 

@@ -33,7 +33,7 @@ function load(): DirWatchAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env.CORDON_DIRWATCH === '0') return addon;
-  const a = optionalAddon() as Partial<DirWatchAddon> | null;
+  const a = optionalAddon() as Partial<DirWatchAddon> | undefined;
   if (typeof a?.readDirWatched === 'function') addon = a as DirWatchAddon;
   return addon;
 }

@@ -11,8 +11,8 @@ let generation: (() => number) | null | undefined;
  */
 export function environGeneration(): number | undefined {
   if (generation === undefined) {
-    const fn = process.env.CORDON_ENV_CACHE === '0' ? undefined : optionalAddon()?.environGeneration;
-    generation = typeof fn === 'function' ? (fn as () => number) : null;
+    const addon = process.env.CORDON_ENV_CACHE === '0' ? undefined : optionalAddon();
+    generation = typeof addon?.environGeneration === 'function' ? addon.environGeneration.bind(addon) : null;
   }
   return generation?.();
 }
