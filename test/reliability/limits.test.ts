@@ -26,6 +26,7 @@ describe('resource limits', () => {
     if (!PY) return t.skip('python3 is not installed');
     t.diagnostic(`memory limit mechanism here: ${support.memory.mechanism} (${support.memory.detail})`);
     const sb = await w.sandbox({ limits: { memory: '128m' } });
+    t.after(() => sb.close());
     const ok = await sb.exec([PY, '-c', 'a = bytearray(32 * 2**20); print(len(a))']);
     assert.equal(ok.exitCode, 0, `control: 32 MiB fits under 128m: ${ok.stderr}`);
     const hog = await sb.exec([PY, '-c', 'a = bytearray(1024 * 2**20); print("allocated")'], { timeoutMs: 20_000 });
@@ -40,7 +41,6 @@ describe('resource limits', () => {
       assert.match(hog.stderr.toString(), /MemoryError/);
       assert.equal(hog.limit, null);
     }
-    sb.close();
   });
 
   it('pids: a fork bomb is bounded by the limit and nothing of it survives', async (t) => {
@@ -52,15 +52,18 @@ describe('resource limits', () => {
     }
     const PIDS = 32;
     const sb = await w.sandbox({ limits: { pids: PIDS } });
+    t.after(() => sb.close());
     const m = marker('bomb');
-    // The shell keeps running (it retries its sleep when the bomb has taken every pid) while its
-    // bomb forks; $0 (the marker) is in every forked copy.
-    const run = sb.exec(['sh', '-c', 'b() { b | b & }; b; until sleep 3; do :; done', m], { timeoutMs: 1500 });
+    // The outer shell forks only before the bomb exists: a sleep to wait on, then one subshell
+    // that runs the bomb. It then waits (a builtin, no fork), so it outlives its bomb whatever
+    // the timing: a shell that must fork while the bomb holds every pid dies with "Cannot fork"
+    // (dash), which ends the command by the pids limit instead. $0 (the marker) is in every copy.
+    const run = sb.exec(['sh', '-c', 'sleep 5 & s=$!; ( b() { b | b & }; b ) & wait $s', m], { timeoutMs: 1500 });
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, survivors(m).length)), 50);
     const r = await run;
     clearInterval(sampler);
-    assert.equal(r.limit, 'timeout', 'the shell outlived its bomb and the timeout ended it');
+    assert.equal(r.limit, 'timeout', `the shell outlived its bomb and the timeout ended it: ${r.stderr.toString().slice(0, 300)}`);
     assert.ok(peak > 0, 'control: the bomb was running');
     assert.ok(peak <= PIDS + 1, `at most ${PIDS} processes at once (+ init), saw ${peak}`);
     assert.deepEqual(await waitGone(m), [], 'nothing of the bomb survives');
@@ -71,11 +74,11 @@ describe('resource limits', () => {
     assert.notEqual(fail.exitCode, 0);
     if (cgroupPids) assert.equal(fail.limit, 'pids');
     assert.deepEqual(await waitGone(m), []);
-    sb.close();
   });
 
   it('cpu: a busy loop is ended at the CPU limit (SIGXCPU, or SIGKILL when it ignores that)', async (t) => {
     const sb = await w.sandbox({ limits: { cpuSeconds: 1 } });
+    t.after(() => sb.close());
     const r = await sb.exec(['sh', '-c', 'while :; do :; done'], { timeoutMs: 15_000 });
     assert.equal(r.limit, 'cpu');
     assert.equal(r.signal, 'SIGXCPU');
@@ -86,22 +89,22 @@ describe('resource limits', () => {
     assert.equal(stubborn.limit, 'cpu');
     const idle = await sb.exec(['sleep', '1.5']);
     assert.equal(idle.exitCode, 0, 'control: wall time is not CPU time');
-    sb.close();
   });
 
   it('files: open files beyond the limit fail with EMFILE', async (t) => {
     if (!PY) return t.skip('python3 is not installed');
     const sb = await w.sandbox({ limits: { maxFiles: 32 } });
+    t.after(() => sb.close());
     const ok = await sb.exec([PY, '-c', 'fs = [open("/dev/null") for _ in range(20)]; print("ok")']);
     assert.equal(ok.stdout.toString(), 'ok\n', ok.stderr.toString());
     const r = await sb.exec([PY, '-c', 'fs = [open("/dev/null") for _ in range(200)]']);
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr.toString(), /Too many open files/);
-    sb.close();
   });
 
-  it('tmp: a full private /tmp gives the command ENOSPC and nothing else', async () => {
+  it('tmp: a full private /tmp gives the command ENOSPC and nothing else', async (t) => {
     const sb = await w.sandbox({ limits: { tmpSize: '4m' } });
+    t.after(() => sb.close());
     const before = readdirSync('/tmp').length;
     const r = await sb.exec([
       'sh',
@@ -114,11 +117,11 @@ describe('resource limits', () => {
     assert.ok(Math.abs(readdirSync('/tmp').length - before) < 5, 'the host /tmp is untouched');
     const shm = await sb.exec(['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>&1 | grep -c "No space left"']);
     assert.equal(shm.stdout.toString(), '1\n');
-    sb.close();
   });
 
-  it('timeout and output: wall clock and output floods end the whole tree', async () => {
+  it('timeout and output: wall clock and output floods end the whole tree', async (t) => {
     const sb = await w.sandbox();
+    t.after(() => sb.close());
     const m = marker('timeout');
     const r = await sb.exec(['sh', '-c', 'sleep 30 & while :; do sleep 0.1; done', m], { timeoutMs: 300 });
     assert.equal(r.limit, 'timeout');
@@ -129,7 +132,6 @@ describe('resource limits', () => {
     assert.equal(flood.truncated, true);
     assert.equal(flood.stdout.length, 65536);
     assert.equal(flood.stdout.toString(), 'y\n'.repeat(32768));
-    sb.close();
   });
 
   it('CLI: limit flags and exit statuses (124 timeout, 137 oom/output, 152 cpu)', async (t) => {
