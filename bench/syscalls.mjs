@@ -47,11 +47,11 @@ function hasTaskset() {
 }
 
 /**
- * Runs the syscall benchmark. Options: reps (default 7), modes (default all of MODES).
+ * Runs the syscall benchmark. Options: reps (default 11), modes (default all of MODES).
  * Throws if there is no C compiler or cordon's dist/ is not built.
  */
 export async function runSyscallBench(options = {}) {
-  const reps = options.reps ?? 7;
+  const reps = options.reps ?? 11;
   const modes = options.modes ?? MODES;
   const { buildSeccompFilter } = await import(pathToFileURL(path.join(root, 'dist', 'linux', 'seccomp', 'index.js')).href);
   const dir = mkdtempSync(path.join(tmpdir(), 'cordon-bench-syscalls-'));
@@ -107,6 +107,10 @@ export async function runSyscallBench(options = {}) {
     const filterInsns = program.length / 8;
     const cached = ['getpid', 'read1'];
     const targetMet = cached.every((op) => results[op]?.cordon && results[op].floor && results[op].cordon.vsFloor.median <= 1.02);
+    // Medians are the verdict; the minimums (each the best batch of its process) show whether a
+    // miss is the filter or the run's noise (a cached syscall never runs the filter).
+    const ratios = (stat) => cached.map((op) => results[op]?.cordon?.vsFloor?.[stat]?.toFixed(3) ?? '–').join(' / ');
+    const minMet = cached.every((op) => (results[op]?.cordon?.vsFloor?.min ?? Infinity) <= 1.02);
 
     const lines = [
       `Syscalls: ns/op, median of ${reps} interleaved runs (min in parentheses); ${machine.pinned}; ${machine.cpu}, ${machine.cpus} CPUs, Linux ${machine.kernel}. cordon filter: ${filterInsns} instructions.`,
@@ -122,7 +126,7 @@ export async function runSyscallBench(options = {}) {
     }
     lines.push(
       '',
-      `Target (issue 4): cached syscalls (getpid, read) within 1.02× of the floor — ${targetMet ? 'met' : 'NOT met'} on medians.`,
+      `Target (issue 4): cached syscalls (getpid, read) within 1.02× of the floor — ${targetMet ? 'met' : 'NOT met'} on medians (${ratios('median')}×), ${minMet ? 'met' : 'not met'} on minimums (${ratios('min')}×). Section 1b measures the same inside a whole sandbox; the targets table uses that.`,
     );
     return { machine, reps, filterInstructions: filterInsns, modes, results, targetMet, markdown: `${lines.join('\n')}\n` };
   } finally {
