@@ -45,11 +45,20 @@ export function childProcesses() {
     .map(({ pid, state, comm }) => ({ pid, state, comm }));
 }
 
-/** The mount table as this process sees it, without mount ids (stable across reads). */
-export function mountTable() {
+/**
+ * The mount table as this process sees it, without mount ids (stable across reads). `ownRoots`:
+ * mounts under another cordon-* temp directory (a concurrently running test file's fixture, e.g. a
+ * bind or tmpfs mount it makes on the host on purpose) are left out, unless under one of these.
+ */
+export function mountTable(ownRoots = [path.join(os.tmpdir(), 'cordon-load-')]) {
+  const foreign = path.join(os.tmpdir(), 'cordon-');
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter(Boolean)
+    .filter((l) => {
+      const point = l.split(' ')[4] ?? '';
+      return !point.startsWith(foreign) || ownRoots.some((r) => point.startsWith(r));
+    })
     .map((l) => l.split(' ').slice(2).join(' '))
     .sort();
 }

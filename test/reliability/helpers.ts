@@ -39,7 +39,7 @@ export interface LoadBench {
   cgroupLeftovers(caller?: number): Promise<string[]>;
   childProcesses(): Array<{ pid: number; state: string; comm: string }>;
   fdCount(): number;
-  mountTable(): string[];
+  mountTable(ownRoots?: string[]): string[];
 }
 
 /** bench/load.mjs (plain JS, loaded at run time). */
