@@ -25,7 +25,9 @@ let compiled: string | undefined;
 /** Compiles test/fixtures/attack.c once per process. */
 export function attackBinary(): string {
   if (compiled) return compiled;
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'cordon-attack-')), 'attack');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cordon-attack-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true })); // nothing left on the host
+  const out = path.join(dir, 'attack');
   const r = spawnSync('cc', ['-O1', '-o', out, path.join(repoRoot, 'test', 'fixtures', 'attack.c')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot compile the attack helper (cc missing?): ${r.stderr}`);
   compiled = out;
