@@ -45,13 +45,16 @@ export function childProcesses() {
     .map(({ pid, state, comm }) => ({ pid, state, comm }));
 }
 
+/** The temp directory other test files use: read at import, before a run points TMPDIR at its own (withPrivateTmp). */
+const HOST_TMP = os.tmpdir();
+
 /**
  * The mount table as this process sees it, without mount ids (stable across reads). `ownRoots`:
  * mounts under another cordon-* temp directory (a concurrently running test file's fixture, e.g. a
  * bind or tmpfs mount it makes on the host on purpose) are left out, unless under one of these.
  */
-export function mountTable(ownRoots = [path.join(os.tmpdir(), 'cordon-load-')]) {
-  const foreign = path.join(os.tmpdir(), 'cordon-');
+export function mountTable(ownRoots = [path.join(HOST_TMP, 'cordon-load-')]) {
+  const foreign = path.join(HOST_TMP, 'cordon-');
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter(Boolean)

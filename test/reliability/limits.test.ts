@@ -122,16 +122,16 @@ while True:
     const sb = await w.sandbox({ limits: { tmpSize: '4m' } });
     t.after(() => sb.close());
     // Names of this test process only: other test files create and remove /tmp entries meanwhile.
-    const [fill, after] = [`/tmp/cordon-fill-${process.pid}`, `/tmp/cordon-after-${process.pid}`];
+    const [fill, written] = [`/tmp/cordon-fill-${process.pid}`, `/tmp/cordon-written-${process.pid}`];
     const r = await sb.exec([
       'sh',
       '-c',
-      `export LC_ALL=C; out=$(dd if=/dev/zero of=${fill} bs=1M count=16 2>&1); rc=$?; echo "$out" | grep -c "No space left"; echo rc=$rc; rm ${fill}; echo small > ${after} && cat ${after}; echo ws > fill-ok && cat fill-ok`,
+      `export LC_ALL=C; out=$(dd if=/dev/zero of=${fill} bs=1M count=16 2>&1); rc=$?; echo "$out" | grep -c "No space left"; echo rc=$rc; rm ${fill}; echo small > ${written} && cat ${written}; echo ws > fill-ok && cat fill-ok`,
     ]);
     assert.equal(r.exitCode, 0, r.stderr.toString());
     assert.equal(r.stdout.toString(), '1\nrc=1\nsmall\nws\n');
     assert.equal(r.limit, null);
-    assert.equal(existsSync(after), false, 'the host /tmp is untouched (the file went to the private /tmp)');
+    assert.equal(existsSync(written), false, 'the host /tmp is untouched (the file went to the private /tmp)');
     const shm = await sb.exec(['sh', '-c', 'export LC_ALL=C; dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>&1 | grep -c "No space left"']);
     assert.equal(shm.stdout.toString(), '1\n');
   });
