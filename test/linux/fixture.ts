@@ -1,7 +1,7 @@
 // cordon tests – a throwaway world for real-sandbox tests: a workspace, a fake home full of secrets,
 // the attack helper compiled into it, and a way to run the same thing on the host as a positive control.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,3 +88,31 @@ export function host(argv: string[], options: { cwd?: string; input?: string } =
 
 export const isRoot = process.getuid?.() === 0;
 export const hasUnshare = existsSync('/usr/bin/unshare');
+
+function sysctl(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/sys/${name}`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why this host refuses an attack even outside any sandbox (a kernel setting), or undefined. A
+ * positive control that fails for one of these reasons cannot be run here; any other failure is a
+ * broken control and must fail its test.
+ */
+export function hostRefusal(attack: string, control: SpawnSyncReturns<string>): string | undefined {
+  const userns = ['unshare-user', 'unshare-mount', 'clone-newuser', 'setns', 'socket-packet', 'socket-raw'];
+  if (attack === 'io-uring' && (sysctl('kernel/io_uring_disabled') ?? 0) !== 0) return `kernel.io_uring_disabled = ${sysctl('kernel/io_uring_disabled')}`;
+  if (attack === 'perf' && !isRoot && (sysctl('kernel/perf_event_paranoid') ?? 0) > 2) return `kernel.perf_event_paranoid = ${sysctl('kernel/perf_event_paranoid')} (unprivileged perf is off)`;
+  if (attack === 'ptrace-attach' && (sysctl('kernel/yama/ptrace_scope') ?? 0) >= (isRoot ? 3 : 1)) return `kernel.yama.ptrace_scope = ${sysctl('kernel/yama/ptrace_scope')}`;
+  if (userns.includes(attack) && !isRoot) {
+    if (sysctl('kernel/unprivileged_userns_clone') === 0) return 'kernel.unprivileged_userns_clone = 0';
+    if (sysctl('kernel/apparmor_restrict_unprivileged_userns') === 1) return 'kernel.apparmor_restrict_unprivileged_userns = 1';
+  }
+  if (userns.includes(attack) && sysctl('user/max_user_namespaces') === 0) return 'user.max_user_namespaces = 0';
+  // With IA32 emulation off (ia32_emulation=0, or a kernel built without it) int 0x80 faults.
+  if (attack === 'int80' && control.signal === 'SIGSEGV') return 'IA32 emulation is off on this kernel (int 0x80 faults outside the sandbox too)';
+  return undefined;
+}
