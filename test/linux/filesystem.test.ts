@@ -196,10 +196,11 @@ describe('filesystem', () => {
 
   it('the host /tmp is not visible; the private /tmp is writable and gone afterwards', async () => {
     const marker = path.join(w.root, 'host-tmp-marker');
-    const r = await sb.exec(['sh', '-c', `ls ${w.root}; echo data > /tmp/private-file; ls /tmp`]);
+    const file = `private-file-${process.pid}`; // unique: no other test file can have made it on the host
+    const r = await sb.exec(['sh', '-c', `ls ${w.root}; echo data > /tmp/${file}; ls /tmp`]);
     assert.doesNotMatch(r.stdout.toString(), /host-tmp-marker/);
-    assert.match(r.stdout.toString(), /private-file/);
-    assert.equal(existsSync('/tmp/private-file'), false);
+    assert.match(r.stdout.toString(), new RegExp(file));
+    assert.equal(existsSync(`/tmp/${file}`), false);
     assert.equal(existsSync(marker), false);
   });
 

@@ -87,7 +87,8 @@ describe('launch server', () => {
     const [server] = servers();
     assert.ok(server, 'a server is running');
     const run = sb.exec(['sh', '-c', 'sleep 30; echo never', marker], { timeoutMs: 20_000 });
-    await sleep(300);
+    // Polled: on a loaded host the command may take a while to start.
+    for (let i = 0; i < 200 && spawnSync('pgrep', ['-f', marker]).stdout.length === 0; i++) await sleep(50);
     assert.ok(spawnSync('pgrep', ['-f', marker]).stdout.length > 0, 'control: the command is running');
     const t0 = Date.now();
     process.kill(server, 'SIGKILL');

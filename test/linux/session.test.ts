@@ -40,9 +40,10 @@ describe('sessions', () => {
   });
 
   it('shares /tmp between commands but not processes', async () => {
-    await s.exec(['sh', '-c', 'echo kept > /tmp/session-file']);
-    assert.equal((await s.exec(['cat', '/tmp/session-file'])).stdout.toString(), 'kept\n');
-    assert.equal(existsSync('/tmp/session-file'), false, 'the host /tmp is untouched');
+    const file = `/tmp/session-file-${process.pid}`; // unique: no other test file can have made it on the host
+    await s.exec(['sh', '-c', `echo kept > ${file}`]);
+    assert.equal((await s.exec(['cat', file])).stdout.toString(), 'kept\n');
+    assert.equal(existsSync(file), false, 'the host /tmp is untouched');
     const long = s.spawn(['sleep', '30']);
     const ps = await s.exec(['sh', '-c', 'ls /proc | grep -c "^[0-9]"; echo $$']);
     const [count, pid] = ps.stdout.toString().trim().split('\n');
