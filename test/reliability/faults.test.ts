@@ -36,6 +36,15 @@ async function startCaller(w: World, argv: string[], opts: { log?: string; onRea
   return caller;
 }
 
+/** The state letter of /proc/PID/stat (Z: a zombie), undefined once the process is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 function auditEvents(file: string): Array<Record<string, unknown>> {
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -86,6 +95,12 @@ describe('faults', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     sb.close();
+    // A host whose pid 1 (a container's, say) does not reap orphans keeps the dead launcher a zombie
+    // for ever: the sweep rightly leaves its groups. That is the host's, not cordon's, to fix.
+    const zombies = left.map((dir) => Number(/cordon-(\d+)-/.exec(path.basename(dir))?.[1])).filter((pid) => processState(pid) === 'Z');
+    if (left.length > 0 && zombies.length === left.length) {
+      return t.skip(`the dead launchers (${zombies.join(', ')}) are zombies nobody reaps (the host's pid 1 does not reap orphans); their groups are swept once they are reaped`);
+    }
     assert.deepEqual(left, []);
   });
 
