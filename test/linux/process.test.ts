@@ -160,7 +160,9 @@ describe('process lifecycle', () => {
       return;
     }
     assert.equal((await sb.exec(['cat', '/proc/sys/kernel/pid_max'])).stdout.toString().trim(), '4097');
-    const bomb = await sb.exec(['python3', '-c', 'import os, time\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            time.sleep(3)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)'], { timeoutMs: 30_000 });
+    // The children outlive the bomb (init kills them when it exits): were they to exit first, a slow
+    // host could free pids as fast as the bomb takes them and it would never reach the cap.
+    const bomb = await sb.exec(['python3', '-c', 'import os, time\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            time.sleep(120)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)'], { timeoutMs: 30_000 });
     const [forked, errno] = bomb.stdout.toString().trim().split(' ').map(Number);
     assert.equal(errno, 11, `the bomb hit EAGAIN: ${bomb.stdout} ${bomb.stderr}`);
     assert.ok((forked ?? 0) > 3000 && (forked ?? 0) < 4097, `stopped below the cap: ${forked}`);
