@@ -19,6 +19,18 @@ export function fdCount() {
   return readdirSync('/proc/self/fd').length;
 }
 
+/** {state, ppid, comm} of a process from /proc/PID/stat (state Z = zombie); undefined once it is gone. */
+export function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    return { state, ppid: Number(ppid), comm: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Processes this process started, directly or through its launch server: [{pid, state, comm}]
  * (state Z = zombie). The launch server itself (one per Node process, resident by design:
@@ -29,12 +41,9 @@ export function childProcesses() {
   const procs = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
+    const stat = procStat(Number(name));
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const [state, ppid] = stat.slice(close + 2).split(' ');
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      procs.push({ pid: Number(name), ppid: Number(ppid), state, comm: stat.slice(stat.indexOf('(') + 1, close), server: cmdline.split('\0').includes('--server') });
+      if (stat) procs.push({ pid: Number(name), ...stat, server: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes('--server') });
     } catch {
       // exited meanwhile
     }

@@ -89,13 +89,18 @@ export function host(argv: string[], options: { cwd?: string; input?: string } =
 export const isRoot = process.getuid?.() === 0;
 export const hasUnshare = existsSync('/usr/bin/unshare');
 
-function sysctl(name: string): number | undefined {
+/** `name.with.dots = value` when the sysctl /proc/sys/NAME exists and `refuses` its value, else undefined. */
+function refusingSetting(name: string, refuses: (value: number) => boolean): string | undefined {
+  let value: number;
   try {
-    return Number(readFileSync(`/proc/sys/${name}`, 'utf8').trim());
+    value = Number(readFileSync(`/proc/sys/${name}`, 'utf8').trim());
   } catch {
     return undefined;
   }
+  return refuses(value) ? `${name.replaceAll('/', '.')} = ${value}` : undefined;
 }
+
+const USERNS_ATTACKS = ['unshare-user', 'unshare-mount', 'clone-newuser', 'setns', 'socket-packet', 'socket-raw'];
 
 /**
  * Why this host refuses an attack even outside any sandbox (a kernel setting), or undefined. A
@@ -103,15 +108,15 @@ function sysctl(name: string): number | undefined {
  * broken control and must fail its test.
  */
 export function hostRefusal(attack: string, control: SpawnSyncReturns<string>): string | undefined {
-  const userns = ['unshare-user', 'unshare-mount', 'clone-newuser', 'setns', 'socket-packet', 'socket-raw'];
-  if (attack === 'io-uring' && (sysctl('kernel/io_uring_disabled') ?? 0) !== 0) return `kernel.io_uring_disabled = ${sysctl('kernel/io_uring_disabled')}`;
-  if (attack === 'perf' && !isRoot && (sysctl('kernel/perf_event_paranoid') ?? 0) > 2) return `kernel.perf_event_paranoid = ${sysctl('kernel/perf_event_paranoid')} (unprivileged perf is off)`;
-  if (attack === 'ptrace-attach' && (sysctl('kernel/yama/ptrace_scope') ?? 0) >= (isRoot ? 3 : 1)) return `kernel.yama.ptrace_scope = ${sysctl('kernel/yama/ptrace_scope')}`;
-  if (userns.includes(attack) && !isRoot) {
-    if (sysctl('kernel/unprivileged_userns_clone') === 0) return 'kernel.unprivileged_userns_clone = 0';
-    if (sysctl('kernel/apparmor_restrict_unprivileged_userns') === 1) return 'kernel.apparmor_restrict_unprivileged_userns = 1';
+  if (attack === 'io-uring') return refusingSetting('kernel/io_uring_disabled', (v) => v !== 0);
+  if (attack === 'perf') return isRoot ? undefined : refusingSetting('kernel/perf_event_paranoid', (v) => v > 2);
+  if (attack === 'ptrace-attach') return refusingSetting('kernel/yama/ptrace_scope', (v) => v >= (isRoot ? 3 : 1));
+  if (USERNS_ATTACKS.includes(attack)) {
+    const unprivileged = isRoot
+      ? undefined
+      : (refusingSetting('kernel/unprivileged_userns_clone', (v) => v === 0) ?? refusingSetting('kernel/apparmor_restrict_unprivileged_userns', (v) => v === 1));
+    return unprivileged ?? refusingSetting('user/max_user_namespaces', (v) => v === 0);
   }
-  if (userns.includes(attack) && sysctl('user/max_user_namespaces') === 0) return 'user.max_user_namespaces = 0';
   // With IA32 emulation off (ia32_emulation=0, or a kernel built without it) int 0x80 faults.
   if (attack === 'int80' && control.signal === 'SIGSEGV') return 'IA32 emulation is off on this kernel (int 0x80 faults outside the sandbox too)';
   return undefined;

@@ -36,15 +36,6 @@ async function startCaller(w: World, argv: string[], opts: { log?: string; onRea
   return caller;
 }
 
-/** The state letter of /proc/PID/stat (Z: a zombie), undefined once the process is gone. */
-function processState(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-  } catch {
-    return undefined;
-  }
-}
-
 function auditEvents(file: string): Array<Record<string, unknown>> {
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -82,7 +73,7 @@ describe('faults', () => {
     caller.kill('SIGKILL');
     assert.deepEqual(await waitGone(m), [], 'nothing of the sandbox outlives its caller');
     await exited;
-    const { cgroupLeftovers } = await loadBench();
+    const { cgroupLeftovers, procStat } = await loadBench();
     if (!cgroupMemory && !cgroupPids) return t.skip('no cgroups here (rlimits only): nothing to leave behind');
     // The dead launcher could not remove its groups; the next launcher sweeps them once the dead
     // launcher has been reaped by whoever inherited it (a zombie still counts as alive).
@@ -97,7 +88,7 @@ describe('faults', () => {
     sb.close();
     // A host whose pid 1 (a container's, say) does not reap orphans keeps the dead launcher a zombie
     // for ever: the sweep rightly leaves its groups. That is the host's, not cordon's, to fix.
-    const zombies = left.map((dir) => Number(/cordon-(\d+)-/.exec(path.basename(dir))?.[1])).filter((pid) => processState(pid) === 'Z');
+    const zombies = left.map((dir) => Number(/cordon-(\d+)-/.exec(path.basename(dir))?.[1])).filter((pid) => procStat(pid)?.state === 'Z');
     if (left.length > 0 && zombies.length === left.length) {
       return t.skip(`the dead launchers (${zombies.join(', ')}) are zombies nobody reaps (the host's pid 1 does not reap orphans); their groups are swept once they are reaped`);
     }

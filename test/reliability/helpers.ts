@@ -38,6 +38,7 @@ export interface LoadBench {
   runLoadBench(opts?: Record<string, unknown>): Promise<{ results: Record<string, any>; markdown: string }>;
   cgroupLeftovers(caller?: number): Promise<string[]>;
   childProcesses(): Array<{ pid: number; state: string; comm: string }>;
+  procStat(pid: number): { state: string; ppid: number; comm: string } | undefined;
   fdCount(): number;
   mountTable(ownRoots?: string[]): string[];
 }
