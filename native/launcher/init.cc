@@ -191,6 +191,7 @@ void answer_notification(const Plan& plan, int listener) {
                     usage.ru_stime.tv_usec,
                 WIFSIGNALED(status) ? -1 : code, sig);
   report_line(line);
+  idle_teardown();
   ::_exit(code);
 }
 

@@ -92,6 +92,7 @@ int launch() {
   // Init has exited, so its pid namespace is empty: counters are final and the groups removable.
   cgroups.report(plan);
   cgroups.remove();
+  cordon::idle_teardown();
   if (!joined) return 125;
   TRACE_STEP("init reaped");
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -21,6 +21,14 @@ bool enter_namespaces(uint64_t flags);
  */
 bool join_namespaces(int pid, const std::vector<uint64_t>& inodes, uint64_t flags);
 
+/**
+ * Called after a process's last record, before the exit that tears its namespaces down (the mount
+ * tree, the pid namespace, the last reference to the network namespace): SCHED_IDLE, so that work
+ * yields to the caller and the next command's launch instead of competing with them for the CPU.
+ * Best effort: a failure only leaves the teardown at normal priority.
+ */
+void idle_teardown();
+
 /** The namespaces a session command joins, in the order of READY's and JOIN's inode lists. */
 extern const char* const kJoinedNamespaces[6];
 
