@@ -18,6 +18,7 @@
             "native/launcher/init.cc",
             "native/launcher/probe.cc",
             "native/launcher/network.cc",
+            "native/launcher/listeners.cc",
             "native/launcher/netns_builder.cc",
             "native/launcher/connect_broker.cc",
             "native/launcher/unix_guard.cc",

@@ -25,11 +25,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connect_broker.h"
 #include "kernel_abi.h"
 #include "landlock.h"
+#include "listeners.h"
 #include "limits.h"
 #include "mounts.h"
 #include "namespaces.h"
@@ -225,6 +227,26 @@ void answer_notification(const Plan& plan, int listener) {
   ::_exit(0);
 }
 
+// Closes every fd above the status fd but the life pipe, the listeners held for the supervisor
+// (listeners.h) and, when tracing, the trace file.
+void close_fds_but(int life_fd) {
+  int keep[kMaxListeners + 3];
+  int n = held_fds(keep, kMaxListeners + 1);
+  keep[n++] = life_fd;
+#ifdef CORDON_TRACE
+  keep[n++] = kTraceFd;
+#endif
+  for (int i = 1; i < n; ++i)  // ascending (a handful of fds)
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
+  unsigned from = kStatusFd + 1;
+  for (int i = 0; i < n; ++i) {
+    const unsigned fd = static_cast<unsigned>(keep[i]);
+    if (fd > from) abi::close_range(from, fd - 1, 0);
+    if (fd + 1 > from) from = fd + 1;
+  }
+  abi::close_range(from, ~0u, 0);
+}
+
 }  // namespace
 
 void run_init(Plan& plan, int life_fd) {
@@ -274,15 +296,10 @@ void run_init(Plan& plan, int life_fd) {
     if (!own_netns && !setup_network(plan)) exit_setup_failed();
     if (!set_hostname(plan.hostname)) exit_setup_failed();
   }
-  // Init keeps only stdio, the status fd and the life pipe: the command could reopen anything
-  // else it holds through /proc/1/fd (pipes and files the caller leaked to the launcher, say).
-  if (life_fd > kStatusFd + 1) abi::close_range(kStatusFd + 1, static_cast<unsigned>(life_fd) - 1, 0);
-#ifdef CORDON_TRACE
-  abi::close_range(static_cast<unsigned>(life_fd) + 1, kTraceFd - 1, 0);  // the trace file stays
-  abi::close_range(kTraceFd + 1, ~0u, 0);
-#else
-  abi::close_range(static_cast<unsigned>(life_fd) + 1, ~0u, 0);
-#endif
+  // Init keeps only stdio, the status fd, the life pipe and the listeners it holds for the
+  // supervisor: the command could reopen anything else it holds through /proc/1/fd (pipes and
+  // files the caller leaked to the launcher, say).
+  close_fds_but(life_fd);
   if (!drop_capabilities() || !set_no_new_privs()) exit_setup_failed();
   TRACE_STEP("net, hostname, caps");
   if (!apply_landlock(plan)) exit_setup_failed();
@@ -338,13 +355,24 @@ void run_init(Plan& plan, int life_fd) {
   // With the broker its workers take every notification, and the supervisor's replies arrive on the
   // status fd.
   const bool brokered = broker_running();
-  struct pollfd fds[4] = {{sigfd, POLLIN, 0}, {brokered ? -1 : listener, POLLIN, 0}, {life_fd, POLLIN, 0}, {brokered ? kStatusFd : -1, POLLIN, 0}};
+  // After these four: the listeners held for the supervisor and its channel, until the first
+  // datagram or connection waits in a listener, or the supervisor closed the channel (listeners.h).
+  struct pollfd fds[5 + kMaxListeners] = {{sigfd, POLLIN, 0}, {brokered ? -1 : listener, POLLIN, 0}, {life_fd, POLLIN, 0}, {brokered ? kStatusFd : -1, POLLIN, 0}};
+  int held[kMaxListeners + 1];
+  const int held_count = held_fds(held, kMaxListeners + 1);
+  for (int i = 0; i < held_count; ++i) fds[4 + i] = {held[i], POLLIN, 0};
+  nfds_t nfds = 4 + static_cast<nfds_t>(held_count);
   for (;;) {
-    int n = ::poll(fds, 4, -1);
+    int n = ::poll(fds, nfds, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       ::kill(-1, SIGKILL);
       ::_exit(kSetupFailedExit);
+    }
+    for (nfds_t i = 4; i < nfds; ++i) {
+      if (!fds[i].revents) continue;
+      held_fd_ready(fds[i].fd);  // handed over or dropped: init holds none of them any more
+      nfds = 4;
     }
     if (fds[2].revents) {  // the launcher is gone: nothing may outlive it
       ::kill(-1, SIGKILL);

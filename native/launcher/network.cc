@@ -12,7 +12,8 @@
 //      the transparent listener, whose accepted sockets keep the original destination
 //      (SO_ORIGINAL_DST);
 //   4. the sockets go to the supervisor over the channel fd (SCM_RIGHTS) and are closed here, so if
-//      the supervisor dies every new connect is refused at once (fail closed).
+//      the supervisor dies every new connect is refused at once (fail closed). They go when the
+//      command first uses one: until then init holds them (listeners.h).
 // Any error fails the setup: the command never runs with a half-built network.
 //
 // Records:
@@ -43,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "listeners.h"
 #include "report.h"
 
 namespace cordon {
@@ -451,32 +453,6 @@ bool load_nat_rules(const Config& cfg) {
   return nl_transact(NETLINK_NETFILTER, m, "nftables capture rules");
 }
 
-// ---- hand-over --------------------------------------------------------------------------------
-
-bool send_fds(int channel, const std::string& names, const std::vector<int>& fds) {
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()), 0);
-  iovec iov = {const_cast<char*>(names.data()), names.size()};
-  msghdr mh;
-  std::memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.data();
-  mh.msg_controllen = control.size();
-  cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do n = ::sendmsg(channel, &mh, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(names.size())) return fail("network", "sendmsg", "listeners to the supervisor");
-  return true;
-}
-
-}  // namespace
-
-namespace {
-
 // What setup_network built (or a session command's plan names), kept for connect_broker.cc.
 Config g_config;
 bool g_brokered = false;
@@ -538,13 +514,14 @@ bool setup_network(const Plan& plan) {
             add(make_socket(AF_INET, SOCK_DGRAM, kDnsStubAddress, 53, "dns (udp, stub address)"), "dns-udp") &&
             add(make_socket(AF_INET, SOCK_STREAM, kDnsAddress, 53, "dns (tcp)"), "dns-tcp") &&
             (!v6 || add(make_socket(AF_INET6, SOCK_STREAM, "::1", cfg.capture_port, "capture listener (ipv6)"), "capture6")) &&
-            add_local_routes(cfg) && load_nat_rules(cfg) && send_fds(cfg.channel, names, fds);
-  // Ours are closed either way: from now on only the supervisor holds the listeners.
-  for (int fd : fds) ::close(fd);
-  ::close(cfg.channel);
-  if (!ok) return false;
+            add_local_routes(cfg) && load_nat_rules(cfg);
+  // Init holds the listeners until the command first uses one (listeners.h); a session keeper runs
+  // no command of its own, so its session's supervisor gets them now.
+  hold_listeners(cfg.channel, std::move(names), std::move(fds));
+  cfg.channel = -1;
+  if (!ok) return hold_listeners(-1, {}, {}), false;
+  if (plan.keeper && !hand_over_listeners()) return fail("network", "sendmsg", "listeners to the supervisor");
   g_brokered = cfg.broker;
-  report_line("NET READY\n");
   return true;
 }
 

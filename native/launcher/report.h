@@ -8,7 +8,7 @@
 //   STARTED <pid-in-sandbox>                   the command was exec'd (sent by init after fork)
 //   VIOLATION syscall <nr> <arch> <pid>        a denied syscall was attempted (seccomp notify)
 //   EXIT <code> <signal>                       the command ended; signal is 0 or the signal number
-//   NET READY                                  allowlist networking: the listeners were sent (network.cc)
+//   NET READY                                  allowlist networking: the listeners were sent (listeners.h)
 #pragma once
 
 namespace cordon {

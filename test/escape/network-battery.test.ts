@@ -28,6 +28,7 @@ import pino from 'pino';
 
 import { Sandbox } from '../../dist/index.js';
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
+import { firstLine } from '../net/helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -1238,15 +1239,7 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))`,
       ],
       { timeoutMs: 30_000 },
     );
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve();
-      });
-      proc.result.then(() => reject(new Error(`ended early: ${out}`)), reject);
-    });
-    assert.equal(out.trim(), 'before ok:hello a-lo | ok:hello a-ip3 | ok:hello a-lo | ok:hello a-lo | ok:hello a-lo');
+    assert.equal(await firstLine(proc), 'before ok:hello a-lo | ok:hello a-ip3 | ok:hello a-lo | ok:hello a-lo | ok:hello a-lo');
     assert.ok(abortNetSupervisors('red team: supervisor killed') >= 1);
     const a0 = A.accepted;
     const la0 = LA.accepted;

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 
 import pino from 'pino';
 
-import { Sandbox } from '../../dist/index.js';
+import { Sandbox, type SandboxProcess } from '../../dist/index.js';
 
 export interface TestServer {
   port: number;
@@ -162,4 +162,16 @@ def via_proxy(kind, host, port, path='/'):
 export async function py(sb: Sandbox, body: string, env: Record<string, string> = {}): Promise<{ lines: string[]; violations: Array<{ kind: string; what: string; detail: string }>; stderr: string; exitCode: number | null }> {
   const r = await sb.exec(['python3', '-c', `${PY}\n${body}`], { env, timeoutMs: 30_000 });
   return { lines: r.stdout.toString().trim().split('\n'), violations: r.violations, stderr: r.stderr.toString(), exitCode: r.exitCode };
+}
+
+/** The first line a spawned command prints (trimmed); rejects if the command ends before printing one. */
+export function firstLine(proc: SandboxProcess): Promise<string> {
+  let out = '';
+  return new Promise<string>((resolve, reject) => {
+    proc.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    proc.result.then(() => reject(new Error(`ended early: ${out}`)), reject);
+  });
 }

@@ -9,7 +9,7 @@ import { after, before, it } from 'node:test';
 
 import type { ExecResult, Sandbox } from '../../dist/index.js';
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
-import { bannerServer, closeSandboxes, netSandbox, py, PY, type AuditCapture, type TestServer } from './helpers.js';
+import { bannerServer, closeSandboxes, firstLine, netSandbox, py, PY, type AuditCapture, type TestServer } from './helpers.js';
 
 let api: TestServer;
 before(async () => {
@@ -144,15 +144,7 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
     ],
     { timeoutMs: 30_000 },
   );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('\n')) resolve();
-    });
-    proc.result.then(() => reject(new Error(`ended early: ${out}`)), reject);
-  });
-  assert.equal(out.trim(), 'first ok:hello api');
+  assert.equal(await firstLine(proc), 'first ok:hello api');
   assert.ok(abortNetSupervisors('test: supervisor killed') >= 1);
   proc.end('go\n');
   const r = await proc.result;
@@ -161,6 +153,33 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
   assert.equal(lines[2], 'proxy err:ECONNREFUSED');
   assert.match(lines[3] ?? '', /^dns gai:-[23]$/, 'the resolver is gone too');
   assert.equal(lines[4], 'fast');
+});
+
+it('supervisor gone before the command first used the network (init still held the listeners): its lookups and connects fail at once (control: the next command, with a supervisor of its own, connects)', async () => {
+  const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
+  const code = (wait: boolean) => `${PY}
+import time
+${wait ? "print('waiting', flush=True)\nsys.stdin.readline()" : ''}
+t0 = time.time()
+print('dns', tcp('api.test', ${api.port}))
+${wait ? "print('proxy', tcp('127.0.0.1', 3128))" : ''}
+print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
+`;
+  const proc = sb.spawn(['python3', '-u', '-c', code(true)], { timeoutMs: 30_000 });
+  assert.equal(await firstLine(proc), 'waiting');
+  assert.ok(abortNetSupervisors('test: supervisor gone before first use') >= 1);
+  // Init sees the channel hang up and closes the listeners it holds; give it time to be woken.
+  await new Promise((r) => setTimeout(r, 500));
+  proc.end('go\n');
+  const r = await proc.result;
+  const lines = r.stdout.toString().trim().split('\n');
+  assert.match(lines[1] ?? '', /^dns gai:-[23]$/, r.stderr.toString());
+  assert.equal(lines[2], 'proxy err:ECONNREFUSED');
+  assert.equal(lines[3], 'fast');
+  const control = await sb.exec(['python3', '-u', '-c', code(false)], { timeoutMs: 30_000 });
+  const controlLines = control.stdout.toString().trim().split('\n');
+  assert.equal(controlLines[0], 'dns ok:hello api', control.stderr.toString());
+  assert.equal(controlLines[1], 'fast');
 });
 
 /**
