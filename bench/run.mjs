@@ -80,7 +80,8 @@ try {
     const sb = await Sandbox.create({ workspace: ws, prespawn: false });
     const parse = (out) => Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([op, ns]) => [op, Number(ns)]));
     const samples = { plain: [], floor: [], inside: [] };
-    for (let rep = 0; rep < (quick ? 3 : 7); rep++) {
+    const insideReps = quick ? 3 : 15;
+    for (let rep = 0; rep < insideReps; rep++) {
       samples.plain.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'plain', target], { encoding: 'utf8' }).stdout));
       samples.floor.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'floor', target], { encoding: 'utf8' }).stdout));
       const r = await sb.exec([...pin, bin, 'plain', target]);
@@ -95,6 +96,7 @@ try {
     });
     results.sections.syscallsInside = rows;
     md.push('### 1b. The same syscalls inside a full cordon sandbox (namespaces, mounts, Landlock, seccomp)\n',
+      `ns/op, median of ${insideReps} interleaved runs of each (plain, floor, inside).\n`,
       '| operation | plain ns | floor ns | inside cordon ns | inside / plain | inside / floor |', '|---|---:|---:|---:|---:|---:|',
       ...rows.map((r) => `| ${r.op} | ${r.plain.toFixed(1)} | ${r.floor.toFixed(1)} | ${r.inside.toFixed(1)} | ${r.vsPlain.toFixed(3)} | ${r.vsFloor.toFixed(3)} |`), '');
   }
@@ -102,38 +104,83 @@ try {
   if (want('launch')) {
     const ws = path.join(work, 'ws');
     mkdirSync(ws);
-    const rows = [];
-    const add = (name, s, note = '') => rows.push({ name, ...s, note });
-    add('node child_process.spawn `true` (no sandbox)', await timeIt(N, () => spawnWait('/bin/true', [])));
-    add('node child_process.spawn `true`, 10 ms between commands', await timeIt(N, () => spawnWait('/bin/true', []), { gapMs: 10 }), 'idle cores between commands make every launch slower: compare with the rows below that have gaps');
     const cold = await Sandbox.create({ workspace: ws, prespawn: false });
-    add('cordon exec, cold (namespaces built per command)', await timeIt(N, () => cold.exec(['/bin/true'])), 'launchers forked by the launch server');
-    process.env.CORDON_LAUNCH_SERVER = '0';
-    add('cordon exec, cold, launcher spawned by Node (launch server off)', await timeIt(N, () => cold.exec(['/bin/true'])), 'child_process.spawn per command, as before the launch server');
-    delete process.env.CORDON_LAUNCH_SERVER;
-    await cold.close();
     const warm = await Sandbox.create({ workspace: ws, prespawn: true });
-    add('cordon exec, pre-built sandbox, 10 ms between commands', await timeIt(N, () => warm.exec(['/bin/true']), { gapMs: 10 }), 'each command still gets fresh namespaces, built while the agent thinks');
-    add('cordon exec, pre-built sandbox, back to back', await timeIt(N, () => warm.exec(['/bin/true'])), 'the next sandbox is still being built when the command arrives');
     const session = await warm.session();
-    add('cordon warm session (sandbox built once), 10 ms between commands', await timeIt(N, () => session.exec(['/bin/true']), { gapMs: 10 }), 'own pid namespace, stdio, exit status per command');
-    add('cordon warm session, back to back', await timeIt(N, () => session.exec(['/bin/true'])), '');
-    await session.close();
-    await warm.close();
+    const serverOff = async (fn) => {
+      process.env.CORDON_LAUNCH_SERVER = '0';
+      try {
+        await fn();
+      } finally {
+        delete process.env.CORDON_LAUNCH_SERVER;
+      }
+    };
     const bwrap = which('bwrap');
     const bwrapArgs = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--ro-bind', '/etc', '/etc', '--bind', ws, ws, '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
+    const gap = 'idle cores between commands make every launch slower: compare with the rows below that have gaps';
+    const specs = [
+      { name: 'node child_process.spawn `true` (no sandbox)', fn: () => spawnWait('/bin/true', []) },
+      { name: 'node child_process.spawn `true`, 10 ms between commands', fn: () => spawnWait('/bin/true', []), gapMs: 10, note: gap },
+      { name: 'cordon exec, cold (namespaces built per command)', fn: () => cold.exec(['/bin/true']), note: 'launchers forked by the launch server' },
+      { name: 'cordon exec, cold, launcher spawned by Node (launch server off)', fn: () => serverOff(() => cold.exec(['/bin/true'])), note: 'child_process.spawn per command, as before the launch server' },
+      { name: 'cordon exec, pre-built sandbox, 10 ms between commands', fn: () => warm.exec(['/bin/true']), gapMs: 10, note: 'each command still gets fresh namespaces, built while the agent thinks' },
+      { name: 'cordon exec, pre-built sandbox, back to back', fn: () => warm.exec(['/bin/true']), note: 'the next sandbox is still being built when the command arrives' },
+      { name: 'cordon warm session (sandbox built once), 10 ms between commands', fn: () => session.exec(['/bin/true']), gapMs: 10, note: 'own pid namespace, stdio, exit status per command' },
+      { name: 'cordon warm session, back to back', fn: () => session.exec(['/bin/true']) },
+    ];
     if (bwrap) {
-      add(`bubblewrap (${spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout.trim()})`, await timeIt(N, () => spawnWait(bwrap, [...bwrapArgs, '/bin/true'])), 'namespaces + binds, no Landlock, no seccomp');
       const { buildSeccompFilter } = await import(path.join(root, 'dist', 'linux', 'seccomp', 'index.js'));
       const bpf = path.join(work, 'filter.bpf');
       writeFileSync(bpf, buildSeccompFilter({ network: 'none', denyAction: 'errno' }).program);
-      add('bubblewrap + cordon\'s seccomp filter (--seccomp)', await timeIt(N, () => spawnWait('sh', ['-c', `exec ${bwrap} --seccomp 9 ${bwrapArgs.join(' ')} /bin/true 9<${bpf}`])), 'sh adds ~0.5 ms to pass the fd');
-    } else add('bubblewrap', { n: 0 }, 'not installed (apt-get install bubblewrap)');
+      specs.push(
+        { name: `bubblewrap (${spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout.trim()})`, fn: () => spawnWait(bwrap, [...bwrapArgs, '/bin/true']), note: 'namespaces + binds, no Landlock, no seccomp' },
+        { name: 'bubblewrap + cordon\'s seccomp filter (--seccomp)', fn: () => spawnWait('sh', ['-c', `exec ${bwrap} --seccomp 9 ${bwrapArgs.join(' ')} /bin/true 9<${bpf}`]), note: 'sh adds ~0.5 ms to pass the fd' },
+      );
+    }
+    // Every row first runs WARM unmeasured commands (Node's JIT and the kernel's caches warm, as in
+    // an agent's long-lived process), then the rows take turns in ROUNDS rounds, so the host's slow
+    // and fast phases (±20-45 % on this VM) fall on all of them alike. A pause between rows lets a
+    // pre-built sandbox's refill finish before the next row starts.
+    const WARM = quick ? 10 : 60;
+    const ROUNDS = quick ? 3 : 6;
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    const times = specs.map(() => []);
+    for (const s of specs) {
+      await samples(0, s.fn, { warmup: WARM });
+      await settle();
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < specs.length; k++) {
+        const i = (k + round) % specs.length; // each row starts a round in turn
+        times[i].push(...(await samples(Math.ceil(N / ROUNDS), specs[i].fn, { warmup: 2, gapMs: specs[i].gapMs ?? 0 })));
+        await settle();
+      }
+    }
+    await session.close();
+    await warm.close();
+    await cold.close();
+    const rows = specs.map((s, i) => ({ name: s.name, ...stats(times[i]), note: s.note ?? '' }));
+    if (!bwrap) rows.push({ name: 'bubblewrap', n: 0, note: 'not installed (apt-get install bubblewrap)' });
+    // What a fresh Node process sees (cold JIT): its first commands, in a child process of its own.
+    const FRESH = quick ? 30 : 100;
+    const fresh = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const { Sandbox } = await import(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
+      const sb = await Sandbox.create({ workspace: ${JSON.stringify(ws)}, prespawn: false });
+      const xs = [];
+      for (let i = 0; i < ${FRESH}; i++) { const t = performance.now(); await sb.exec(['/bin/true']); xs.push(performance.now() - t); }
+      await sb.close();
+      console.log(JSON.stringify(xs));`], { encoding: 'utf8' });
+    const freshTimes = fresh.status === 0 ? JSON.parse(fresh.stdout.trim().split('\n').pop()) : [];
+    rows.push(freshTimes.length
+      ? { name: `cordon exec, cold, the first ${FRESH} commands of a fresh Node process`, ...stats(freshTimes), note: 'no warm-up: Node compiles cordon\'s and its own stream code as it goes (the rows above are after it)' }
+      : { name: 'cordon exec, cold, a fresh Node process', n: 0, note: `could not run: ${fresh.stderr.trim().split('\n').pop()}` });
     const firejail = which('firejail');
-    if (firejail && process.getuid?.() === 0) add('firejail --noprofile', await timeIt(Math.min(N, 30), () => spawnWait(firejail, ['--quiet', '--noprofile', '/bin/true'])));
-    else add('firejail', { n: 0 }, firejail ? 'needs its setuid helper; skipped for this user' : 'not installed');
+    if (firejail && process.getuid?.() === 0) rows.push({ name: 'firejail --noprofile', ...(await timeIt(Math.min(N, 30), () => spawnWait(firejail, ['--quiet', '--noprofile', '/bin/true']))), note: '' });
+    else rows.push({ name: 'firejail', n: 0, note: firejail ? 'needs its setuid helper; skipped for this user' : 'not installed' });
     results.sections.launch = rows;
-    md.push('## 2. `true` through the exec API\n', '| what | median ms | p10 | p90 | n | note |', '|---|---:|---:|---:|---:|---|',
+    md.push('## 2. `true` through the exec API\n',
+      `Each row ran ${WARM} unmeasured commands first; then the rows took turns in ${ROUNDS} rounds of ${Math.ceil(N / ROUNDS)} commands (after 2 more unmeasured), so each row's median spans the same stretch of the host's load. Firejail and the fresh-process row ran on their own.\n`,
+      '| what | median ms | p10 | p90 | n | note |', '|---|---:|---:|---:|---:|---|',
       ...rows.map((r) => (r.n ? `| ${r.name} | ${ms(r.median)} | ${ms(r.p10)} | ${ms(r.p90)} | ${r.n} | ${r.note} |` : `| ${r.name} | – | – | – | 0 | ${r.note} |`)), '');
   }
 
@@ -151,7 +198,7 @@ try {
     // could not. Settle both indexes first so every run compares the same work.
     spawnSync('sleep', ['1.1']);
     for (const dir of cloned ? [ws, real] : [ws]) spawnSync('git', ['status', '--short'], { cwd: dir });
-    const n = quick ? 10 : 40;
+    const n = quick ? 10 : 48;
     const rows = [];
     const cases = [
       ['git status (300-file repo)', ['git', 'status', '--short'], ws],
@@ -177,7 +224,7 @@ try {
         inside: () => sb.exec(argv, { cwd }).then(ok),
         session: () => session.exec(argv, { cwd }).then(ok),
       };
-      const rounds = 4;
+      const rounds = quick ? 2 : 8;
       for (let round = 0; round < rounds; round++) {
         for (const [which, fn] of Object.entries(fns)) runs[which].push(...(await samples(Math.ceil(n / rounds), fn, { warmup: round ? 1 : 3, gapMs: 10 })));
       }
@@ -188,14 +235,14 @@ try {
     }
     results.sections.workload = rows;
     md.push('## 3. Real workloads, plain vs inside (10 ms between commands)\n',
-      'The plain run gets the same minimal environment as the sandboxed command (PATH, HOME, LANG). Plain, pre-built and session runs alternate in 4 rounds, each run after a 10 ms gap.\n',
+      `The plain run gets the same minimal environment as the sandboxed command (PATH, HOME, LANG). Plain, pre-built and session runs alternate in ${quick ? 2 : 8} rounds, each run after a 10 ms gap.\n`,
       '| workload | plain median ms | cordon exec (pre-built) ms | ratio | cordon session ms | ratio |', '|---|---:|---:|---:|---:|---:|',
       ...rows.map((r) => `| ${r.name} | ${ms(r.plain.median)} | ${ms(r.inside.median)} | ${r.ratio.toFixed(3)} | ${ms(r.session.median)} | ${r.sessionRatio.toFixed(3)} |`), '');
   }
 
   if (want('scale')) {
     const { runScaleBench } = await import('./scale.mjs');
-    const r = await runScaleBench({ Sandbox, work, timeIt, quick });
+    const r = await runScaleBench({ Sandbox, work, stats, quick });
     results.sections.scale = r.results;
     md.push('## 4. Profile scale: compile once per Sandbox, launch per command (10 / 100 / 1,000 rules)\n', r.markdown, '');
   }

@@ -2,7 +2,7 @@
 // 10 / 100 / 1,000 rules of a realistic mix and of the worst case (every rule an existing masked file).
 //
 //   import { runScaleBench } from './scale.mjs';
-//   const { results, markdown } = await runScaleBench({ Sandbox, work, timeIt, quick });
+//   const { results, markdown } = await runScaleBench({ Sandbox, work, stats, quick });
 import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,44 +78,75 @@ export function worstProfile(count, ws) {
   return { version: 1, extends: 'workspace', filesystem: { deny: Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`) }, network: { mode: 'none' } };
 }
 
-/** One row: compile, cold launch and pre-built launch of one profile in its own world. */
-async function measure({ Sandbox, timeIt, mountOps }, dir, scenario, make, count, n) {
-  const { home, ws } = makeWorld(dir);
-  const profile = path.join(dir, 'profile.json');
-  writeFileSync(profile, JSON.stringify(make(count, ws), null, 2));
-  await new Promise((r) => setTimeout(r, 150)); // let the tree age past the glob cache's 100 ms "recent" window
-  const opts = { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } };
-  const compile = await timeIt(n, async () => (await Sandbox.create({ ...opts, prespawn: false })).close(), { warmup: 3 });
-  const sb = await Sandbox.create({ ...opts, prespawn: false });
-  const masks = mountOps(sb.policy).filter((m) => m.kind === 'mask');
-  const mounted = masks.filter((m) => lstatSync(m.dst, { throwIfNoEntry: false })).length;
-  const cold = await timeIt(n, () => sb.exec(['/bin/true']).then((r) => { if (r.exitCode !== 0) throw new Error(`${scenario} ${count}: ${r.stderr}`); }), { warmup: 3 });
-  await sb.close();
-  const pb = await Sandbox.create({ ...opts, prespawn: true });
-  const prebuilt = await timeIt(n, () => pb.exec(['/bin/true']), { warmup: 3, gapMs: GAP_MS });
-  await pb.close();
-  return { scenario, rules: count, maskOps: masks.length, masks: mounted, compile, cold, prebuilt };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` k times (each after `gapMs`), pushing each time in ms onto `xs`. */
+async function timed(xs, k, fn, gapMs = 0) {
+  for (let i = 0; i < k; i++) {
+    if (gapMs) await sleep(gapMs);
+    const t = performance.now();
+    await fn();
+    xs.push(performance.now() - t);
+  }
 }
 
-/** `timeIt(n, fn, { warmup, gapMs })` is run.mjs's timer (median, p10, p90 of n runs). */
-export async function runScaleBench({ Sandbox, work, timeIt, quick = false }) {
-  const { mountOps } = await import(path.join(root, 'dist', 'linux', 'plan.js'));
-  const ctx = { Sandbox, timeIt, mountOps };
-  const n = quick ? 7 : 40;
-  const scenarios = [['realistic', realisticProfile], ['worst case', worstProfile]];
-  // Warm-up, not reported: the first Sandboxes of a process load modules and JIT-compile the paths.
-  for (const [scenario, make] of scenarios) await measure(ctx, path.join(work, `scale-warmup-${scenario.replace(' ', '-')}`), scenario, make, 100, 5);
-  const rows = [];
-  for (const [scenario, make] of scenarios) {
-    for (const count of COUNTS) {
-      // The kernel tears the previous rows' namespaces down after they exit; let that finish first.
-      await new Promise((r) => setTimeout(r, 500));
-      rows.push(await measure(ctx, path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`), scenario, make, count, n));
+/**
+ * One scenario's rows (10 / 100 / 1,000 rules, each profile in its own world): compile, cold
+ * launch and pre-built launch. Each measurement warms every row first, then the rows take turns
+ * in rounds, so the host's slow and fast phases fall on them alike and "what the rules add" (the
+ * difference between rows) is not a difference between two stretches of the host's load.
+ */
+async function measureScenario({ Sandbox, mountOps, stats }, work, scenario, make, n, rounds) {
+  const per = Math.ceil(n / rounds);
+  const rows = COUNTS.map((count) => {
+    const dir = path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`);
+    const { home, ws } = makeWorld(dir);
+    const profile = path.join(dir, 'profile.json');
+    writeFileSync(profile, JSON.stringify(make(count, ws), null, 2));
+    return { count, opts: { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } }, compile: [], cold: [], prebuilt: [] };
+  });
+  await sleep(150); // let the trees age past the glob cache's 100 ms "recent" window
+  const inTurns = async (what, fnOf, { warmup, gapMs = 0 }) => {
+    for (const r of rows) await timed([], warmup, fnOf(r), gapMs);
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < rows.length; k++) {
+        const r = rows[(k + round) % rows.length];
+        await sleep(20); // the previous row's last sandbox is torn down (or built ahead) meanwhile
+        await timed(r[what], per, fnOf(r), gapMs);
+      }
     }
+  };
+  await inTurns('compile', (r) => async () => (await Sandbox.create({ ...r.opts, prespawn: false })).close(), { warmup: 3 });
+  for (const [what, prespawn, gapMs] of [['cold', false, 0], ['prebuilt', true, GAP_MS]]) {
+    for (const r of rows) r.sb = await Sandbox.create({ ...r.opts, prespawn });
+    const exec = (r) => () => r.sb.exec(['/bin/true']).then((x) => {
+      if (x.exitCode !== 0) throw new Error(`${scenario} ${r.count}: ${x.stderr}`);
+    });
+    await inTurns(what, exec, { warmup: 10, gapMs });
+    if (!prespawn) {
+      for (const r of rows) {
+        const masks = mountOps(r.sb.policy).filter((m) => m.kind === 'mask');
+        r.maskOps = masks.length;
+        r.masks = masks.filter((m) => lstatSync(m.dst, { throwIfNoEntry: false })).length;
+      }
+    }
+    for (const r of rows) await r.sb.close();
+  }
+  return rows.map((r) => ({ scenario, rules: r.count, maskOps: r.maskOps, masks: r.masks, compile: stats(r.compile), cold: stats(r.cold), prebuilt: stats(r.prebuilt) }));
+}
+
+/** `stats(xs)` is run.mjs's summary (median, p10, p90 of the times). */
+export async function runScaleBench({ Sandbox, work, stats, quick = false }) {
+  const { mountOps } = await import(path.join(root, 'dist', 'linux', 'plan.js'));
+  const n = quick ? 8 : 40;
+  const rounds = quick ? 2 : 4;
+  const rows = [];
+  for (const [scenario, make] of [['realistic', realisticProfile], ['worst case', worstProfile]]) {
+    rows.push(...(await measureScenario({ Sandbox, mountOps, stats }, work, scenario, make, n, rounds)));
   }
   const ms = (s) => (s ? s.median.toFixed(2) : '–');
   const markdown = [
-    `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Medians of ${n}. Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
+    `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Medians of ${n}, in ${rounds} rounds: each row warmed first (3 compiles, 10 launches), then the three rows of a profile take turns. Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
     '',
     '- *realistic*: 12 % deny paths in the home, 10 % in the workspace (one in ten exists), 8 % system paths, 8 % deny globs (`**/*.pem`, `**/id_rsa*`, `~/projects/*/.creds*` …), 7 % read, 5 % write, 3 % protected, 2 % env.deny, 33 % network allow (hosts, `*.domain`, a few CIDRs), 12 % network deny (so allowlist networking: each launch also starts its network supervisor).',
     '- *worst case*: every rule denies an existing file in the workspace, so every rule is a mask mounted at each launch.',
