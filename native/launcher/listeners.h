@@ -11,7 +11,7 @@ constexpr int kMaxListeners = 8;
 /**
  * Takes the listening sockets made in the sandbox's network namespace (their space-separated names,
  * in order) and the supervisor's channel. Most commands never touch the network, and serving the
- * listeners costs the supervisor ~0.2 ms of Node's CPU per command; so init holds them, polling
+ * listeners costs the supervisor ~0.3 ms of Node's CPU per command; so init holds them, polling
  * them beside the command (held_fds), and hands them over when the first datagram or connection
  * is waiting in one (held_fd_ready). What waits stays queued in the socket meanwhile: the
  * supervisor reads or accepts it as it would have.
