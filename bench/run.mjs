@@ -9,30 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
+const { samples, stats, takeTurns } = await import('./timing.mjs');
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.split('=')[1] ?? process.argv[process.argv.indexOf(onlyArg) + 1]).split(',') : undefined;
 const want = (name) => !only || only.includes(name);
 
 const N = quick ? 30 : 120;
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { n: s.length, median: q(0.5), p10: q(0.1), p90: q(0.9), min: s[0] };
-};
 const ms = (x) => x.toFixed(2);
-
-async function samples(n, fn, { warmup = 5, gapMs = 0 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const xs = [];
-  for (let i = 0; i < n; i++) {
-    if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-    const t = performance.now();
-    await fn();
-    xs.push(performance.now() - t);
-  }
-  return xs;
-}
 
 async function timeIt(n, fn, options) {
   return stats(await samples(n, fn, options));
@@ -138,24 +122,11 @@ try {
       );
     }
     // Every row first runs WARM unmeasured commands (Node's JIT and the kernel's caches warm, as in
-    // an agent's long-lived process), then the rows take turns in ROUNDS rounds, so the host's slow
-    // and fast phases (±20-45 % on this VM) fall on all of them alike. A pause between rows lets a
-    // pre-built sandbox's refill finish before the next row starts.
+    // an agent's long-lived process), then the rows take turns (timing.mjs); the pause before each
+    // turn lets a pre-built sandbox's refill finish before the next row starts.
     const WARM = quick ? 10 : 60;
     const ROUNDS = quick ? 3 : 6;
-    const settle = () => new Promise((r) => setTimeout(r, 20));
-    const times = specs.map(() => []);
-    for (const s of specs) {
-      await samples(0, s.fn, { warmup: WARM });
-      await settle();
-    }
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < specs.length; k++) {
-        const i = (k + round) % specs.length; // each row starts a round in turn
-        times[i].push(...(await samples(Math.ceil(N / ROUNDS), specs[i].fn, { warmup: 2, gapMs: specs[i].gapMs ?? 0 })));
-        await settle();
-      }
-    }
+    const times = await takeTurns(specs, { n: N, rounds: ROUNDS, warmup: WARM, roundWarmup: 2, settleMs: 20 });
     await session.close();
     await warm.close();
     await cold.close();
@@ -218,19 +189,14 @@ try {
       };
       // The three are measured in interleaved rounds with the same 10 ms gaps, so drift in the
       // machine's load and idle-core wake-ups fall on all of them alike.
-      const runs = { plain: [], inside: [], session: [] };
-      const fns = {
-        plain: () => spawnWait(argv[0], argv.slice(1), { cwd, env }),
-        inside: () => sb.exec(argv, { cwd }).then(ok),
-        session: () => session.exec(argv, { cwd }).then(ok),
-      };
-      const rounds = quick ? 2 : 8;
-      for (let round = 0; round < rounds; round++) {
-        for (const [which, fn] of Object.entries(fns)) runs[which].push(...(await samples(Math.ceil(n / rounds), fn, { warmup: round ? 1 : 3, gapMs: 10 })));
-      }
+      const runs = await takeTurns([
+        { fn: () => spawnWait(argv[0], argv.slice(1), { cwd, env }), gapMs: 10 },
+        { fn: () => sb.exec(argv, { cwd }).then(ok), gapMs: 10 },
+        { fn: () => session.exec(argv, { cwd }).then(ok), gapMs: 10 },
+      ], { n, rounds: quick ? 2 : 8, warmup: 3, roundWarmup: 1 });
       await session.close();
       await sb.close();
-      const [plain, inside, inSession] = [stats(runs.plain), stats(runs.inside), stats(runs.session)];
+      const [plain, inside, inSession] = runs.map(stats);
       rows.push({ name, plain, inside, session: inSession, ratio: inside.median / plain.median, sessionRatio: inSession.median / plain.median });
     }
     results.sections.workload = rows;
@@ -242,7 +208,7 @@ try {
 
   if (want('scale')) {
     const { runScaleBench } = await import('./scale.mjs');
-    const r = await runScaleBench({ Sandbox, work, stats, quick });
+    const r = await runScaleBench({ Sandbox, work, quick });
     results.sections.scale = r.results;
     md.push('## 4. Profile scale: compile once per Sandbox, launch per command (10 / 100 / 1,000 rules)\n', r.markdown, '');
   }

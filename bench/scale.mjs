@@ -2,10 +2,12 @@
 // 10 / 100 / 1,000 rules of a realistic mix and of the worst case (every rule an existing masked file).
 //
 //   import { runScaleBench } from './scale.mjs';
-//   const { results, markdown } = await runScaleBench({ Sandbox, work, stats, quick });
+//   const { results, markdown } = await runScaleBench({ Sandbox, work, quick });
 import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { stats, takeTurns } from './timing.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const COUNTS = [10, 100, 1000];
@@ -78,43 +80,24 @@ export function worstProfile(count, ws) {
   return { version: 1, extends: 'workspace', filesystem: { deny: Array.from({ length: count }, (_, i) => `\${workspace}/d/secret${i}`) }, network: { mode: 'none' } };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` k times (each after `gapMs`), pushing each time in ms onto `xs`. */
-async function timed(xs, k, fn, gapMs = 0) {
-  for (let i = 0; i < k; i++) {
-    if (gapMs) await sleep(gapMs);
-    const t = performance.now();
-    await fn();
-    xs.push(performance.now() - t);
-  }
-}
-
 /**
  * One scenario's rows (10 / 100 / 1,000 rules, each profile in its own world): compile, cold
  * launch and pre-built launch. Each measurement warms every row first, then the rows take turns
  * in rounds, so the host's slow and fast phases fall on them alike and "what the rules add" (the
  * difference between rows) is not a difference between two stretches of the host's load.
  */
-async function measureScenario({ Sandbox, mountOps, stats }, work, scenario, make, n, rounds) {
-  const per = Math.ceil(n / rounds);
+async function measureScenario({ Sandbox, mountOps }, work, scenario, make, n, rounds) {
   const rows = COUNTS.map((count) => {
     const dir = path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`);
     const { home, ws } = makeWorld(dir);
     const profile = path.join(dir, 'profile.json');
     writeFileSync(profile, JSON.stringify(make(count, ws), null, 2));
-    return { count, opts: { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } }, compile: [], cold: [], prebuilt: [] };
+    return { count, opts: { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } } };
   });
-  await sleep(150); // let the trees age past the glob cache's 100 ms "recent" window
+  await new Promise((r) => setTimeout(r, 150)); // let the trees age past the glob cache's 100 ms "recent" window
   const inTurns = async (what, fnOf, { warmup, gapMs = 0 }) => {
-    for (const r of rows) await timed([], warmup, fnOf(r), gapMs);
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < rows.length; k++) {
-        const r = rows[(k + round) % rows.length];
-        await sleep(20); // the previous row's last sandbox is torn down (or built ahead) meanwhile
-        await timed(r[what], per, fnOf(r), gapMs);
-      }
-    }
+    const times = await takeTurns(rows.map((r) => ({ fn: fnOf(r), gapMs })), { n, rounds, warmup, settleMs: 20 });
+    rows.forEach((r, i) => (r[what] = times[i]));
   };
   await inTurns('compile', (r) => async () => (await Sandbox.create({ ...r.opts, prespawn: false })).close(), { warmup: 3 });
   for (const [what, prespawn, gapMs] of [['cold', false, 0], ['prebuilt', true, GAP_MS]]) {
@@ -135,14 +118,13 @@ async function measureScenario({ Sandbox, mountOps, stats }, work, scenario, mak
   return rows.map((r) => ({ scenario, rules: r.count, maskOps: r.maskOps, masks: r.masks, compile: stats(r.compile), cold: stats(r.cold), prebuilt: stats(r.prebuilt) }));
 }
 
-/** `stats(xs)` is run.mjs's summary (median, p10, p90 of the times). */
-export async function runScaleBench({ Sandbox, work, stats, quick = false }) {
+export async function runScaleBench({ Sandbox, work, quick = false }) {
   const { mountOps } = await import(path.join(root, 'dist', 'linux', 'plan.js'));
   const n = quick ? 8 : 40;
   const rounds = quick ? 2 : 4;
   const rows = [];
   for (const [scenario, make] of [['realistic', realisticProfile], ['worst case', worstProfile]]) {
-    rows.push(...(await measureScenario({ Sandbox, mountOps, stats }, work, scenario, make, n, rounds)));
+    rows.push(...(await measureScenario({ Sandbox, mountOps }, work, scenario, make, n, rounds)));
   }
   const ms = (s) => (s ? s.median.toFixed(2) : '–');
   const markdown = [

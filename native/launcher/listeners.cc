@@ -19,16 +19,16 @@ struct Held {
   std::vector<int> fds;
 } g_held;
 
-void release() {
+}  // namespace
+
+void drop_listeners() {
   for (int fd : g_held.fds) ::close(fd);
   if (g_held.channel >= 0) ::close(g_held.channel);
   g_held = Held{};
 }
 
-}  // namespace
-
 void hold_listeners(int channel, std::string names, std::vector<int> fds) {
-  release();
+  drop_listeners();
   g_held.channel = channel;
   g_held.names = std::move(names);
   g_held.fds = std::move(fds);
@@ -44,7 +44,7 @@ int held_fds(int* out, int max) {
 
 void held_fd_ready(int fd) {
   if (g_held.channel < 0) return;
-  if (fd == g_held.channel) release();
+  if (fd == g_held.channel) drop_listeners();
   else hand_over_listeners();  // failed: the supervisor is gone, and they are closed
 }
 
@@ -53,7 +53,7 @@ bool hand_over_listeners() {
   const bool sent = send_with_fds(g_held.channel, g_held.names.data(), g_held.names.size(), g_held.fds.data(),
                                   static_cast<unsigned>(g_held.fds.size()));
   const int err = errno;
-  release();  // only the supervisor holds them from now on
+  drop_listeners();  // only the supervisor holds them from now on
   errno = err;
   if (sent) report_line("NET READY\n");
   return sent;

@@ -24,6 +24,9 @@ void hold_listeners(int channel, std::string names, std::vector<int> fds);
  */
 int held_fds(int* out, int max);
 
+/** Closes the held listeners and the channel without sending them (a failed setup, a supervisor gone). */
+void drop_listeners();
+
 /**
  * One of held_fds polled ready. A listener: the command is using the network, so they all go to the
  * supervisor (hand_over_listeners). The channel: the supervisor never writes to it, so it has closed

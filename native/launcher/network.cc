@@ -519,7 +519,7 @@ bool setup_network(const Plan& plan) {
   // no command of its own, so its session's supervisor gets them now.
   hold_listeners(cfg.channel, std::move(names), std::move(fds));
   cfg.channel = -1;
-  if (!ok) return hold_listeners(-1, {}, {}), false;
+  if (!ok) return drop_listeners(), false;
   if (plan.keeper && !hand_over_listeners()) return fail("network", "sendmsg", "listeners to the supervisor");
   g_brokered = cfg.broker;
   return true;
