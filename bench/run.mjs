@@ -64,23 +64,38 @@ try {
     const sb = await Sandbox.create({ workspace: ws, prespawn: false });
     const parse = (out) => Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([op, ns]) => [op, Number(ns)]));
     const samples = { plain: [], floor: [], inside: [] };
-    const insideReps = quick ? 3 : 15;
+    const insideReps = quick ? 3 : 25;
+    const onHost = (mode) => parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), mode, target], { encoding: 'utf8' }).stdout);
+    const run = {
+      plain: async () => onHost('plain'),
+      floor: async () => onHost('floor'),
+      inside: async () => {
+        const r = await sb.exec([...pin, bin, 'plain', target]);
+        if (r.exitCode !== 0) throw new Error(`syscall bench inside the sandbox failed: ${r.stderr}`);
+        return parse(r.stdout.toString());
+      },
+    };
+    const order = ['plain', 'floor', 'inside'];
     for (let rep = 0; rep < insideReps; rep++) {
-      samples.plain.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'plain', target], { encoding: 'utf8' }).stdout));
-      samples.floor.push(parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), 'floor', target], { encoding: 'utf8' }).stdout));
-      const r = await sb.exec([...pin, bin, 'plain', target]);
-      if (r.exitCode !== 0) throw new Error(`syscall bench inside the sandbox failed: ${r.stderr}`);
-      samples.inside.push(parse(r.stdout.toString()));
+      // Which of the three goes first rotates, so none always follows the same one.
+      for (let k = 0; k < 3; k++) {
+        const m = order[(k + rep) % 3];
+        samples[m].push(await run[m]());
+      }
     }
     await sb.close();
     const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    // Ratios are paired: each run inside is divided by the plain and floor runs made beside it, and
+    // the median of those ratios is reported, so a drift of the host's speed over the minute this
+    // takes (a few % here) cancels instead of landing on whichever of the three it favoured.
     const rows = Object.keys(samples.plain[0]).map((op) => {
       const [pl, fl, ins] = ['plain', 'floor', 'inside'].map((m) => med(samples[m].map((x) => x[op])));
-      return { op, plain: pl, floor: fl, inside: ins, vsPlain: ins / pl, vsFloor: ins / fl };
+      const paired = (base) => med(samples.inside.map((x, i) => x[op] / samples[base][i][op]));
+      return { op, plain: pl, floor: fl, inside: ins, vsPlain: paired('plain'), vsFloor: paired('floor') };
     });
     results.sections.syscallsInside = rows;
     md.push('### 1b. The same syscalls inside a full cordon sandbox (namespaces, mounts, Landlock, seccomp)\n',
-      `ns/op, median of ${insideReps} interleaved runs of each (plain, floor, inside).\n`,
+      `ns/op, median of ${insideReps} interleaved runs of each (plain, floor, inside); the ratios are medians of each inside run over the plain and floor runs beside it.\n`,
       '| operation | plain ns | floor ns | inside cordon ns | inside / plain | inside / floor |', '|---|---:|---:|---:|---:|---:|',
       ...rows.map((r) => `| ${r.op} | ${r.plain.toFixed(1)} | ${r.floor.toFixed(1)} | ${r.inside.toFixed(1)} | ${r.vsPlain.toFixed(3)} | ${r.vsFloor.toFixed(3)} |`), '');
   }

@@ -86,7 +86,7 @@ export function worstProfile(count, ws) {
  * in rounds, so the host's slow and fast phases fall on them alike and "what the rules add" (the
  * difference between rows) is not a difference between two stretches of the host's load.
  */
-async function measureScenario({ Sandbox, mountOps }, work, scenario, make, n, rounds) {
+async function measureScenario({ Sandbox, mountOps }, work, scenario, make, { n, rounds, coldN, coldRounds }) {
   const rows = COUNTS.map((count) => {
     const dir = path.join(work, `scale-${scenario.replace(' ', '-')}-${count}`);
     const { home, ws } = makeWorld(dir);
@@ -95,8 +95,11 @@ async function measureScenario({ Sandbox, mountOps }, work, scenario, make, n, r
     return { count, opts: { workspace: ws, home, profile, callerEnv: { PATH: process.env.PATH } } };
   });
   await new Promise((r) => setTimeout(r, 150)); // let the trees age past the glob cache's 100 ms "recent" window
-  const inTurns = async (what, fnOf, { warmup, gapMs = 0 }) => {
-    const times = await takeTurns(rows.map((r) => ({ fn: fnOf(r), gapMs })), { n, rounds, warmup, settleMs: 20 });
+  // Cold rows as section 2 measures its cold row: more, shorter-lived samples (each turn's first two
+  // launches unmeasured, so the previous row's teardown does not land on this one), spread over 6
+  // rounds, since the host's load swings ±20-45 % within seconds here.
+  const inTurns = async (what, fnOf, { warmup, gapMs = 0, turns = { n, rounds } }) => {
+    const times = await takeTurns(rows.map((r) => ({ fn: fnOf(r), gapMs })), { ...turns, warmup, settleMs: 20 });
     rows.forEach((r, i) => (r[what] = times[i]));
   };
   await inTurns('compile', (r) => async () => (await Sandbox.create({ ...r.opts, prespawn: false })).close(), { warmup: 3 });
@@ -105,7 +108,7 @@ async function measureScenario({ Sandbox, mountOps }, work, scenario, make, n, r
     const exec = (r) => () => r.sb.exec(['/bin/true']).then((x) => {
       if (x.exitCode !== 0) throw new Error(`${scenario} ${r.count}: ${x.stderr}`);
     });
-    await inTurns(what, exec, { warmup: 10, gapMs });
+    await inTurns(what, exec, { warmup: 10, gapMs, turns: prespawn ? { n, rounds } : { n: coldN, rounds: coldRounds, roundWarmup: 2 } });
     if (!prespawn) {
       for (const r of rows) {
         const masks = mountOps(r.sb.policy).filter((m) => m.kind === 'mask');
@@ -122,13 +125,15 @@ export async function runScaleBench({ Sandbox, work, quick = false }) {
   const { mountOps } = await import(path.join(root, 'dist', 'linux', 'plan.js'));
   const n = quick ? 8 : 40;
   const rounds = quick ? 2 : 4;
+  const coldN = quick ? 8 : 90;
+  const coldRounds = quick ? 2 : 6;
   const rows = [];
   for (const [scenario, make] of [['realistic', realisticProfile], ['worst case', worstProfile]]) {
-    rows.push(...(await measureScenario({ Sandbox, mountOps }, work, scenario, make, n, rounds)));
+    rows.push(...(await measureScenario({ Sandbox, mountOps }, work, scenario, make, { n, rounds, coldN, coldRounds })));
   }
   const ms = (s) => (s ? s.median.toFixed(2) : '–');
   const markdown = [
-    `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Medians of ${n}, in ${rounds} rounds: each row warmed first (3 compiles, 10 launches), then the three rows of a profile take turns. Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
+    `Compile = \`Sandbox.create()\` + \`close()\`: load, validate, compile, plan (once per Sandbox). Cold launch = \`exec(['/bin/true'])\` with the sandbox built per command; pre-built = the default (\`prespawn\`), the next sandbox built ahead, ${GAP_MS} ms between commands. Each row is warmed first (3 compiles, 10 launches), then the three rows of a profile take turns: compiles and pre-built launches in ${rounds} rounds (medians of ${n}), cold launches in ${coldRounds} rounds (medians of ${coldN}; each turn's first 2 launches unmeasured, as in section 2). Each row has its own synthetic home (~120 directories) and repository (~150 directories, .git and node_modules included).`,
     '',
     '- *realistic*: 12 % deny paths in the home, 10 % in the workspace (one in ten exists), 8 % system paths, 8 % deny globs (`**/*.pem`, `**/id_rsa*`, `~/projects/*/.creds*` …), 7 % read, 5 % write, 3 % protected, 2 % env.deny, 33 % network allow (hosts, `*.domain`, a few CIDRs), 12 % network deny (so allowlist networking: each launch also starts its network supervisor).',
     '- *worst case*: every rule denies an existing file in the workspace, so every rule is a mask mounted at each launch.',
