@@ -127,6 +127,7 @@ try {
       { name: 'cordon warm session (sandbox built once), 10 ms between commands', fn: () => session.exec(['/bin/true']), gapMs: 10, note: 'own pid namespace, stdio, exit status per command' },
       { name: 'cordon warm session, back to back', fn: () => session.exec(['/bin/true']) },
     ];
+    const missing = [];
     if (bwrap) {
       const { buildSeccompFilter } = await import(path.join(root, 'dist', 'linux', 'seccomp', 'index.js'));
       const bpf = path.join(work, 'filter.bpf');
@@ -135,6 +136,16 @@ try {
         { name: `bubblewrap (${spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout.trim()})`, fn: () => spawnWait(bwrap, [...bwrapArgs, '/bin/true']), note: 'namespaces + binds, no Landlock, no seccomp' },
         { name: 'bubblewrap + cordon\'s seccomp filter (--seccomp)', fn: () => spawnWait('sh', ['-c', `exec ${bwrap} --seccomp 9 ${bwrapArgs.join(' ')} /bin/true 9<${bpf}`]), note: 'sh adds ~0.5 ms to pass the fd' },
       );
+      // bwrap has no Landlock: a small helper inside it applies the domain cordon would, then execs.
+      // (bwrap's /tmp tmpfs hides the workspace, so the helper gets a bind of its own.)
+      const landlockExec = path.join(ws, 'landlock-exec');
+      const built = spawnSync('cc', ['-O2', '-o', landlockExec, path.join(root, 'bench', 'landlock-exec.c')], { encoding: 'utf8' });
+      const works = built.status === 0 && spawnSync(landlockExec, ['/tmp', '/dev', '--', '/bin/true']).status === 0;
+      if (works) {
+        specs.push({ name: 'bubblewrap + Landlock + cordon\'s seccomp filter', fn: () => spawnWait('sh', ['-c', `exec ${bwrap} --seccomp 9 ${bwrapArgs.join(' ')} --ro-bind ${landlockExec} /landlock-exec /landlock-exec /tmp /dev -- /bin/true 9<${bpf}`]), note: 'Landlock as cordon applies it (bench/landlock-exec.c: one more bind and one more exec, ~0.5 ms of it)' });
+      } else {
+        missing.push({ name: 'bubblewrap + Landlock + cordon\'s seccomp filter', n: 0, note: `not measured: ${built.status !== 0 ? `no C compiler (${(built.stderr ?? String(built.error)).trim().split('\n')[0]})` : 'Landlock unavailable here'}` });
+      }
     }
     // Every row first runs WARM unmeasured commands (Node's JIT and the kernel's caches warm, as in
     // an agent's long-lived process), then the rows take turns (timing.mjs); the pause before each
@@ -146,6 +157,7 @@ try {
     await warm.close();
     await cold.close();
     const rows = specs.map((s, i) => ({ name: s.name, ...stats(times[i]), note: s.note ?? '' }));
+    rows.push(...missing);
     if (!bwrap) rows.push({ name: 'bubblewrap', n: 0, note: 'not installed (apt-get install bubblewrap)' });
     // What a fresh Node process sees (cold JIT): its first commands, in a child process of its own.
     const FRESH = quick ? 30 : 100;
