@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, it } from 'node:test';
+import { after, before, it, type TestContext } from 'node:test';
 
 import type { ExecResult, Sandbox } from '../../dist/index.js';
 import { abortNetSupervisors } from '../../dist/net/supervisor.js';
@@ -182,6 +182,14 @@ print('fast' if time.time() - t0 < 3 else 'slow %.1f' % (time.time() - t0))
   assert.equal(controlLines[1], 'fast');
 });
 
+/** A marker file's path in the (writable) workspace, its directory removed when the test ends, passed or not. */
+function markerPath(t: TestContext): string {
+  // the sandbox's /tmp is private: the marker lives in the workspace
+  const dir = mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'ran');
+}
+
 /**
  * `failing` (a command that would write `marker`) was refused at the network step and never ran;
  * control: the same command then runs in a sandbox without the fault.
@@ -196,13 +204,11 @@ async function refusedAtNetworkThenRuns(sb: Sandbox, failing: Promise<unknown>, 
   const ok = await sb.exec(['sh', '-c', `echo ran > ${marker}`]);
   assert.equal(ok.exitCode, 0, ok.stderr.toString());
   assert.equal(existsSync(marker), true);
-  rmSync(path.dirname(marker), { recursive: true, force: true });
 }
 
-it('a network setup failure refuses to run the command (fail closed; control: the same sandbox runs it without the fault)', async () => {
+it('a network setup failure refuses to run the command (fail closed; control: the same sandbox runs it without the fault)', async (t) => {
   const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
-  // the sandbox's /tmp is private: the marker lives in the (writable) workspace
-  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
+  const marker = markerPath(t);
   // exec() launches synchronously: only this launch gets the fault, not the sandbox built ahead
   // after it (which the control below takes).
   process.env.CORDON_TEST_NET_FAULT = 'channel';
@@ -215,9 +221,9 @@ it('a network setup failure refuses to run the command (fail closed; control: th
   await refusedAtNetworkThenRuns(sb, failing, marker);
 });
 
-it('a sandbox built ahead whose setup failed before it got its command still says why (the command write finds it gone)', async () => {
+it('a sandbox built ahead whose setup failed before it got its command still says why (the command write finds it gone)', async (t) => {
   const sb = await netSandbox({ allow: [`api.test:${api.port}`], allowPrivate: true, hosts: { 'api.test': ['127.0.0.1'] } });
-  const marker = path.join(mkdtempSync(path.join(process.cwd(), 'dist-test', 'net-fault-')), 'ran');
+  const marker = markerPath(t);
   // The race, made certain: the sandbox built ahead after the first command gets the fault, and
   // Node is kept from reading anything until that launcher has failed and exited; the next command
   // is then written to a launcher that is gone (EPIPE). Its SETUP record must still be read, not
