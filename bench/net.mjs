@@ -10,13 +10,14 @@
 // is the same Python program in every case: N sequential connects (connect + first byte + close),
 // then one bulk download.
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const CONNECTS = Number(process.env.CORDON_BENCH_CONNECTS ?? 500);
 const BULK_MB = Number(process.env.CORDON_BENCH_BULK_MB ?? 512);
-const ROUNDS = Number(process.env.CORDON_BENCH_NET_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.CORDON_BENCH_NET_ROUNDS ?? 5);
 
 const SERVER = `
 const net = require('node:net');
@@ -59,9 +60,21 @@ function python() {
   throw new Error('python3 is needed for the network benchmark');
 }
 
+/**
+ * `taskset -c N` when there is more than one CPU: on loopback, whether the sender and the receiver
+ * share a CPU changes throughput by up to 2× from one transfer to the next, so the server is kept on
+ * CPU 0 and every client on CPU 1 (direct and sandboxed alike).
+ */
+function pinTo(cpu) {
+  const ok = availableParallelism() > 1 && spawnSync('taskset', ['-c', String(cpu), 'true']).status === 0;
+  return ok ? ['taskset', '-c', String(cpu)] : [];
+}
+
 export async function runNetBench() {
   const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
-  const server = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [serverPin, clientPin] = [pinTo(0), pinTo(1)];
+  const serverArgv = [...serverPin, process.execPath, '-e', SERVER];
+  const server = spawn(serverArgv[0], serverArgv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ports = await new Promise((resolve, reject) => {
       let out = '';
@@ -81,11 +94,13 @@ export async function runNetBench() {
     const runs = { direct: [], broker: [], relay: [] };
     // Interleaved rounds, medians: a single bulk transfer on a shared VM varies by ±20 %.
     for (let round = 0; round < ROUNDS; round++) {
-      const direct = spawnSync(py, ['-c', CLIENT('127.0.0.1', ports.greet, ports.bulk)], { encoding: 'utf8' });
+      const client = (host) => [...clientPin, py, '-c', CLIENT(host, ports.greet, ports.bulk)];
+      const [directArgv, sandboxArgv] = [client('127.0.0.1'), client('bench.test')];
+      const direct = spawnSync(directArgv[0], directArgv.slice(1), { encoding: 'utf8' });
       if (direct.status !== 0) throw new Error(`direct client failed: ${direct.stderr}`);
       runs.direct.push(JSON.parse(direct.stdout));
       for (const [key, box] of [['broker', sb], ['relay', relaySb]]) {
-        const r = await box.exec([py, '-c', CLIENT('bench.test', ports.greet, ports.bulk)], { timeoutMs: 300_000 });
+        const r = await box.exec(sandboxArgv, { timeoutMs: 300_000 });
         if (r.exitCode !== 0) throw new Error(`sandboxed client (${key}) failed: ${r.stderr.toString()}`);
         runs[key].push(JSON.parse(r.stdout.toString()));
       }
@@ -105,12 +120,13 @@ export async function runNetBench() {
       sandboxed: b,
       relay: rl,
       addedConnectMs: b.connectMedianMs - d.connectMedianMs,
-      throughputRatio: b.mbPerSec / d.mbPerSec,
-      relayThroughputRatio: rl.mbPerSec / d.mbPerSec,
+      // Paired: each round's sandboxed transfer over the direct one made beside it, then the median.
+      throughputRatio: med(runs.broker.map((r, i) => r.mbPerSec / runs.direct[i].mbPerSec)),
+      relayThroughputRatio: med(runs.relay.map((r, i) => r.mbPerSec / runs.direct[i].mbPerSec)),
     };
     const f = (x, n = 3) => x.toFixed(n);
     const markdown = [
-      `| network (${CONNECTS} connects, ${BULK_MB} MiB download; medians of ${ROUNDS} interleaved rounds) | direct loopback | sandbox, allowed endpoint (connect broker, the default) | added / ratio | relay fallback (CORDON_NET_BROKER=0) | target |`,
+      `| network (${CONNECTS} connects, ${BULK_MB} MiB download; medians of ${ROUNDS} interleaved rounds${clientPin.length ? ', server on CPU 0 and client on CPU 1' : ''}; throughput ratios are medians of each round's pair) | direct loopback | sandbox, allowed endpoint (connect broker, the default) | added / ratio | relay fallback (CORDON_NET_BROKER=0) | target |`,
       '|---|---|---|---|---|---|',
       `| connection setup, median (connect + first byte) | ${f(d.connectMedianMs)} ms | ${f(b.connectMedianMs)} ms | +${f(results.addedConnectMs)} ms | ${f(rl.connectMedianMs)} ms | ≤ +0.5 ms |`,
       `| connection setup, p90 | ${f(d.connectP90Ms)} ms | ${f(b.connectP90Ms)} ms | +${f(b.connectP90Ms - d.connectP90Ms)} ms | ${f(rl.connectP90Ms)} ms | |`,
