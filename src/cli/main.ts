@@ -31,7 +31,8 @@ usage:
   cordon help | --version
 
 exit status of run: the command's own; 128+N if a signal N ended it; 124 on timeout;
-125 if cordon could not set up the sandbox (reason on stderr); 126 not executable; 127 not found.
+125 if cordon itself failed first (a bad flag or profile, a sandbox it could not set up: the reason
+on stderr); 126 not executable; 127 not found. Other commands exit 2 on bad input.
 A limit that ends the command: timeout 124; memory (oom) and output 137 (SIGKILL); cpu 152 (SIGXCPU)
 or 137; pids: the command's own status. --json's "limit" field names the limit.
 `;
@@ -83,7 +84,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof CordonError) {
       process.stderr.write(`cordon: ${err.message}\n`);
-      if (err.detail.hint) process.stderr.write(`cordon: hint: ${err.detail.hint}\n`);
+      // A profile error's message already ends with its located hint.
+      if (err.detail.hint && !err.message.includes(err.detail.hint)) process.stderr.write(`cordon: hint: ${err.detail.hint}\n`);
     } else {
       process.stderr.write(`cordon: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     }

@@ -53,6 +53,8 @@ describe('cordon CLI', () => {
     const invalid = run(['run', '--profile', bad, '--', 'true']);
     assert.equal(invalid.status, 125);
     assert.match(invalid.stderr, /bad\.json.*filesystem\.write/);
+    const hints = invalid.stderr.match(/hint:/g) ?? [];
+    assert.ok(hints.length <= 1, `the located hint is printed once:\n${invalid.stderr}`);
   });
 
   it('prints one JSON result with --json', () => {
