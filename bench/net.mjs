@@ -10,9 +10,10 @@
 // is the same Python program in every case: N sequential connects (connect + first byte + close),
 // then one bulk download.
 import { spawn, spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { pinnedTo } from './timing.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const CONNECTS = Number(process.env.CORDON_BENCH_CONNECTS ?? 500);
@@ -60,19 +61,11 @@ function python() {
   throw new Error('python3 is needed for the network benchmark');
 }
 
-/**
- * `taskset -c N` when there is more than one CPU: on loopback, whether the sender and the receiver
- * share a CPU changes throughput by up to 2× from one transfer to the next, so the server is kept on
- * CPU 0 and every client on CPU 1 (direct and sandboxed alike).
- */
-function pinTo(cpu) {
-  const ok = availableParallelism() > 1 && spawnSync('taskset', ['-c', String(cpu), 'true']).status === 0;
-  return ok ? ['taskset', '-c', String(cpu)] : [];
-}
-
 export async function runNetBench() {
   const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
-  const [serverPin, clientPin] = [pinTo(0), pinTo(1)];
+  // On loopback, whether sender and receiver share a CPU swings throughput by up to 2× from one
+  // transfer to the next: the server stays on CPU 0 and every client (direct and sandboxed) on CPU 1.
+  const [serverPin, clientPin] = [pinnedTo(0), pinnedTo(1)];
   const serverArgv = [...serverPin, process.execPath, '-e', SERVER];
   const server = spawn(serverArgv[0], serverArgv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   try {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { Sandbox } = await import(path.join(root, 'dist', 'index.js'));
-const { samples, stats, takeTurns } = await import('./timing.mjs');
+const { pinnedTo, samples, stats, takeTurns } = await import('./timing.mjs');
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.split('=')[1] ?? process.argv[process.argv.indexOf(onlyArg) + 1]).split(',') : undefined;
@@ -60,12 +60,15 @@ try {
     spawnSync('cc', ['-O2', '-o', bin, path.join(root, 'bench', 'syscalls.c')]);
     const target = path.join(ws, 'target-file');
     writeFileSync(target, 'x'.repeat(4096));
-    const pin = which('taskset') ? ['taskset', '-c', '1'] : [];
+    const pin = pinnedTo(1);
     const sb = await Sandbox.create({ workspace: ws, prespawn: false });
     const parse = (out) => Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([op, ns]) => [op, Number(ns)]));
     const samples = { plain: [], floor: [], inside: [] };
     const insideReps = quick ? 3 : 25;
-    const onHost = (mode) => parse(spawnSync(pin[0] ?? bin, [...pin.slice(1), ...(pin.length ? [bin] : []), mode, target], { encoding: 'utf8' }).stdout);
+    const onHost = (mode) => {
+      const argv = [...pin, bin, mode, target];
+      return parse(spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' }).stdout);
+    };
     const run = {
       plain: async () => onHost('plain'),
       floor: async () => onHost('floor'),
@@ -301,7 +304,7 @@ if (!only) {
     : `The issue's latency targets were set on a machine where plain spawn took ~1.3 ms and bubblewrap ~5.3 ms; in this run they took ${ms(plainRef.median)} and ${ms(bwrapRef.median)} ms. The last column multiplies each latency target by the smaller of the two ratios (${scale.toFixed(2)}×): what the target means on this machine. The absolute verdict is the issue's; both are printed.`;
   md.push('## Targets\n', '| what | target | this run | | on this machine\'s scale |', '|---|---|---|---|---|', ...rows, '', scaleNote, '',
     'Notes on what the numbers are made of (the history is in git):',
-    '- *openat/stat*: two syscalls under any seccomp filter cost ~40 ns each (the floor column); inside, the path crosses the sandbox's /tmp and workspace mounts (~10 ns; the ratio to the floor is ~1.008 here) and Landlock's scoping adds ~0.3 % to an open and nothing to a stat (measured with bench/landlock-exec.c around the floor). That ~0.8 % on top of the kernel's ~4.2 % is what is left of the 5 % budget, so runs land at 1.044-1.050×. Landlock handles no filesystem right on ABI 6+ (any would add ~150 ns to every open; the mount tree enforces the file policy) and the root-only setuid guard is on the chmod family only, so open/openat stay cached.',
+    '- *openat/stat*: two syscalls under any seccomp filter cost ~40 ns each (the floor column); inside, the path crosses the /tmp and workspace mounts of the sandbox (~10 ns; the ratio to the floor is ~1.008 here) and the scoping by Landlock adds ~0.3 % to an open and nothing to a stat (measured with bench/landlock-exec.c around the floor). That ~0.8 % on top of the ~4.2 % of the kernel is what is left of the 5 % budget, so runs land at 1.044-1.050×. Landlock handles no filesystem right on ABI 6+ (any would add ~150 ns to every open; the mount tree enforces the file policy) and the root-only setuid guard is on the chmod family only, so open/openat stay cached.',
     '- *cold launch* (no sandbox built ahead; `node bench/trace.mjs cold` gives the steps): Node\'s side and the launch server\'s fork (~0.35 ms until the launcher runs; spawned by Node it is ~1 ms more, see the server-off row), unshare (~0.13 ms), ~110 mount operations (~0.7 ms; meanwhile a helper thread of init, started on the other core, makes the network namespace (~0.6 ms of kernel work here) and brings up loopback, and afterwards detaches the host\'s mount tree while the main thread goes on), capabilities, Landlock, the connect broker\'s first thread and seccomp (~0.2 ms), then the command (clone + exec of `true`, ~0.6 ms: ~0.5 ms of it is what an exec costs on this VM outside any sandbox), teardown and report (~0.25 ms). By default a Sandbox builds the next command\'s sandbox while the agent is idle (the "pre-built" rows: fresh namespaces per command, exec only sends argv); a session shares one sandbox. On this VM idle cores wake slowly: the plain-spawn rows set the scale of each run.',
     '- *pre-built and session*: before each command Node checks the deny globs and which protected and denied paths exist, from directory listings that inotify vouches for (one drain and a stat per top-level directory when nothing changed), then sends argv; the rest is the command\'s own fork/exec in the sandbox, its reaping and the report. Rows with 10 ms gaps pay for idle cores waking up, as the plain-spawn row with gaps shows.',
     '- *workloads*: in a session a command costs about what a plain spawn costs, so short commands converge on plain there; a pre-built exec adds the per-command checks and a wake-up of the sandbox\'s init.',

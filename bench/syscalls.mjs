@@ -10,11 +10,13 @@
 // over the samples are reported, with ratios against the floor and against plain.
 // cordon's program is the production one (deny = SECCOMP_RET_USER_NOTIF), installed without a
 // listener: every measured syscall is allowed, so the path they take is exactly the sandbox's.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { pinnedTo } from './timing.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -41,11 +43,6 @@ const median = (xs) => {
 };
 const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-function hasTaskset() {
-  const r = spawnSync('taskset', ['-c', '1', 'true']);
-  return !r.error && r.status === 0;
-}
-
 /**
  * Runs the syscall benchmark. Options: reps (default 11), modes (default all of MODES).
  * Throws if there is no C compiler or cordon's dist/ is not built.
@@ -64,10 +61,10 @@ export async function runSyscallBench(options = {}) {
     const target = path.join(dir, 'target-file');
     copyFileSync(path.join(here, 'syscalls.c'), target);
 
-    const pin = availableParallelism() > 1 && hasTaskset();
+    const pin = pinnedTo(1);
     const argvFor = (mode) => {
-      const args = mode === 'cordon' ? ['file', filterFile, target] : [mode, target];
-      return pin ? ['taskset', ['-c', '1', bin, ...args]] : [bin, args];
+      const argv = [...pin, bin, ...(mode === 'cordon' ? ['file', filterFile, target] : [mode, target])];
+      return [argv[0], argv.slice(1)];
     };
     /** samples[op][mode] = ns/op per rep */
     const samples = {};
@@ -102,7 +99,7 @@ export async function runSyscallBench(options = {}) {
       cpu: cpus()[0]?.model ?? 'unknown',
       cpus: availableParallelism(),
       kernel: release(),
-      pinned: pin ? 'taskset -c 1' : 'not pinned',
+      pinned: pin.length ? pin.join(' ') : 'not pinned',
     };
     const filterInsns = program.length / 8;
     const cached = ['getpid', 'read1'];

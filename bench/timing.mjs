@@ -1,4 +1,12 @@
-// cordon bench – timing shared by the sections: samples of one thing, several things taking turns, and their summary.
+// cordon bench – timing shared by the sections: samples of one thing, several things taking turns, their summary, and CPU pinning.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+
+/** `['taskset', '-c', cpu]` to prefix an argv with, or [] with one CPU or no working taskset (run unpinned). */
+export function pinnedTo(cpu) {
+  const argv = ['taskset', '-c', String(cpu)];
+  return availableParallelism() > 1 && spawnSync(argv[0], [...argv.slice(1), 'true']).status === 0 ? argv : [];
+}
 
 /** Median, p10, p90 and minimum of times in ms. */
 export function stats(xs) {
